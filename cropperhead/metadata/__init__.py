@@ -1,0 +1,1 @@
+"""Readers (and writers) of the places a crop lives: XMP, catalogs, darktable sidecars."""
