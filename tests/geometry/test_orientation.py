@@ -98,6 +98,7 @@ def test_round_trip_and_geometry_for_every_orientation(
     mapped = corners_stored_to_display(crop_to_corners(crop, w, h), w, h, orientation)
     rebuilt = crop_to_corners(shown, dw, dh)
     assert rebuilt == pytest.approx(mapped, abs=1e-6 * max(w, h))
+    assert crop_is_inside(shown, dw, dh, tol_px=1e-6 * max(w, h))
 
     back = crop_display_to_stored(shown, w, h, orientation)
     assert back.as_array() == pytest.approx(crop.as_array(), abs=1e-9)
