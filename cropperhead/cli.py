@@ -15,7 +15,9 @@ Registrar = Callable[[argparse._SubParsersAction], None]
 
 def _registrars() -> list[Registrar]:
     # Imported lazily so that `cropperhead --help` stays fast and works with any subset.
-    return []
+    from cropperhead.scan.cli import add_parser as add_scan
+
+    return [add_scan]
 
 
 def build_parser() -> argparse.ArgumentParser:

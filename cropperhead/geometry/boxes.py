@@ -174,9 +174,12 @@ def crop_iou_family(
 ) -> Tensor:
     """IoU, GIoU, DIoU or CIoU of turned crops, elementwise.
 
-    The enclosing box of GIoU and DIoU is the smallest axis-aligned box around both
-    rectangles in the display frame (it contains their union, so GIoU stays a lower
-    bound of IoU); CIoU's aspect term uses the output pictures' sizes ``2p x 2q``.
+    The enclosing box of GIoU and DIoU is the smallest box around both rectangles with
+    the orientation of ``b`` (the target): it contains their union, so GIoU stays a lower
+    bound of IoU, and it is ``b`` itself when ``a == b``, so identical crops score 1.
+    For unturned targets it is the usual axis-aligned box. Hence GIoU/DIoU/CIoU are not
+    symmetric for turned crops; IoU is. CIoU's aspect term uses the output pictures'
+    sizes ``2p x 2q``.
 
     Args:
         a: ``[N, 5]`` predicted crops.
@@ -199,8 +202,15 @@ def crop_iou_family(
     iou = inter / union
     if kind == "iou":
         return iou
+    # The enclosing box is aligned with b (the target): it is the smallest box of b's
+    # orientation around both, so it is b itself when a == b (GIoU = 1).
+    theta_b = torch.deg2rad(b[:, 4])[:, None]
+    cos, sin = torch.cos(theta_b), torch.sin(theta_b)
     both = torch.cat([ca, cb], 1)  # [N, 8, 2]
-    lo, hi = both.amin(1), both.amax(1)
+    aligned = torch.stack(
+        [both[..., 0] * cos + both[..., 1] * sin, -both[..., 0] * sin + both[..., 1] * cos], -1
+    )
+    lo, hi = aligned.amin(1), aligned.amax(1)
     if kind == "giou":
         enclosing = ((hi - lo).prod(-1)).clamp_min(_EPS)
         return iou - (enclosing - union) / enclosing

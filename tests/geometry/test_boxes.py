@@ -119,3 +119,10 @@ def test_bde_and_angle_error_match_numpy():
     b = torch.tensor([[0.2, 0.2, 0.9, 0.6, -1.0]])
     assert B.boundary_displacement_error(a, b).item() == pytest.approx(0.075)
     assert B.angle_error_deg(a, b).item() == pytest.approx(3)
+
+
+@pytest.mark.parametrize("kind", ["iou", "giou", "diou", "ciou"])
+def test_identical_turned_crops_score_one(kind):
+    rng = np.random.default_rng(11)
+    a = _random_crops(rng, 32, 3.0, 2.0)
+    assert torch.allclose(B.crop_iou_family(a, a, 3.0, 2.0, kind), torch.ones(32, dtype=a.dtype))

@@ -1,0 +1,29 @@
+"""OmegaConf resolvers used by conf/ (registered on import of cropperhead.training)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def default_cache_dir() -> str:
+    """Where generated data (the demo library) is cached.
+
+    ``$CROPPERHEAD_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/cropperhead``, else
+    ``~/.cache/cropperhead``.
+    """
+    if os.environ.get("CROPPERHEAD_CACHE_DIR"):
+        return str(Path(os.environ["CROPPERHEAD_CACHE_DIR"]).expanduser())
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "cropperhead")
+
+
+def register_resolvers() -> None:
+    """Register ``${cropperhead_cache:}`` (idempotent)."""
+    if not OmegaConf.has_resolver("cropperhead_cache"):
+        OmegaConf.register_new_resolver("cropperhead_cache", default_cache_dir)
+
+
+register_resolvers()

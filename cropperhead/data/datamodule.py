@@ -1,0 +1,156 @@
+"""LightningDataModule over a scanned training set (or the built-in demo library).
+
+Splits are keyed on the source photo: a photo and its virtual copies always land in
+the same split, and a photo keeps its split when the library grows (the split is a
+hash of the seed and the source path, not a shuffle of the list).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from cropperhead.data.dataset import CropDataset, DatasetError, Sample, read_manifest, usual_crop
+from cropperhead.data.transforms import CropAugment
+
+log = logging.getLogger(__name__)
+
+
+def split_of(source: str, seed: int, val_fraction: float, test_fraction: float) -> str:
+    """``"train"``, ``"val"`` or ``"test"`` for a source photo, deterministically."""
+    digest = hashlib.sha1(f"{seed}:{source}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < test_fraction:
+        return "test"
+    if u < test_fraction + val_fraction:
+        return "val"
+    return "train"
+
+
+def split_samples(
+    samples: list[Sample], seed: int, val_fraction: float, test_fraction: float
+) -> dict[str, list[Sample]]:
+    """Split samples by source photo; a non-empty library always gets a validation photo."""
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(
+            f"val_fraction and test_fraction must be in [0, 1) with a sum < 1, "
+            f"got {val_fraction!r} and {test_fraction!r}"
+        )
+    splits: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    for sample in samples:
+        splits[split_of(sample.source, seed, val_fraction, test_fraction)].append(sample)
+    sources = sorted({s.source for s in splits["train"]})
+    if not splits["val"] and val_fraction > 0 and len(sources) > 1:
+        # Tiny libraries: move the first training photo (all its copies) to validation.
+        moved = sources[0]
+        splits["val"] = [s for s in splits["train"] if s.source == moved]
+        splits["train"] = [s for s in splits["train"] if s.source != moved]
+    return splits
+
+
+class CropDataModule(pl.LightningDataModule):
+    """Train/val/test loaders over ``root/manifest.jsonl``.
+
+    Args:
+        root: the scanned training set (``cropperhead scan --out ROOT``).
+        demo: build the demo library into ``root`` on first use (``data=demo``).
+        demo_photos: number of demo photos to generate.
+        image_size: side of the square, letterboxed network input.
+        batch_size: batch size per device.
+        num_workers: loader processes; ``None`` picks one less than the CPU count (max 8).
+        pin_memory: pin host memory (GPU training).
+        persistent_workers: keep workers between epochs.
+        val_fraction: share of source photos used for validation.
+        test_fraction: share of source photos used for the final test.
+        augment: training augmentation preset (see data/transforms.py).
+        seed: split seed.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        demo: bool = False,
+        demo_photos: int = 320,
+        image_size: int = 224,
+        batch_size: int = 32,
+        num_workers: int | None = None,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        augment: str = "default",
+        seed: int = 42,
+    ) -> None:
+        super().__init__()
+        if not root:
+            raise DatasetError(
+                "no training set given: pass data.root=DATASET_DIR, the --out folder of "
+                "`cropperhead scan YOUR_PHOTOS --out DATASET_DIR`"
+            )
+        self.root = Path(root).expanduser()
+        self.demo = demo
+        self.demo_photos = demo_photos
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = (
+            min(max((os.cpu_count() or 1) - 1, 0), 8) if num_workers is None else num_workers
+        )
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.augment = augment
+        self.seed = seed
+        self.splits: dict[str, list[Sample]] = {}
+        self.usual_crop: tuple[float, ...] | None = None
+
+    def prepare_data(self) -> None:
+        """Build the demo library on first use (one process only)."""
+        if self.demo:
+            from cropperhead.data.demo import ensure_demo_dataset
+
+            ensure_demo_dataset(self.root, n_photos=self.demo_photos)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the manifest, split by source photo and compute the usual-crop baseline."""
+        if self.splits:
+            return
+        samples = read_manifest(self.root)
+        self.splits = split_samples(samples, self.seed, self.val_fraction, self.test_fraction)
+        self.usual_crop = usual_crop(self.splits["train"])
+        log.info(
+            "training set %s: %d train, %d val, %d test samples",
+            self.root,
+            *(len(self.splits[k]) for k in ("train", "val", "test")),
+        )
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        augment = CropAugment(self.augment) if train and self.augment != "none" else None
+        dataset = CropDataset(self.splits[split], self.image_size, augment)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train and len(dataset) > self.batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled, augmented training batches."""
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches (letterbox only)."""
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches (letterbox only)."""
+        return self._loader("test", train=False)

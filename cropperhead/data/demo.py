@@ -1,0 +1,198 @@
+"""The built-in demo library: a synthetic photographer with a consistent habit.
+
+``python train.py`` with no arguments trains on this. On first use it generates a small
+photo library (landscapes with a tilted horizon and one subject) together with the
+crops a consistent photographer would make:
+
+- straighten the horizon (the crop's angle is the horizon's tilt),
+- keep the photo's own aspect ratio, at about 70% of the largest such crop,
+- put the subject on the nearest rule-of-thirds intersection.
+
+The crops are written the way Lightroom writes them: stored-frame ``crs:Crop*`` in XMP
+sidecars (and embedded XMP for some JPEGs), some photos stored sideways with an EXIF
+orientation, a few reviewed and left uncropped. The library is then turned into a
+training set by the real ``cropperhead scan`` code path, and cached: the next run
+reuses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from cropperhead.geometry import (
+    Crop,
+    CropFrame,
+    crop_display_to_stored,
+    crop_is_inside,
+    frame_to_crop,
+    largest_crop,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bump when the generator changes, so that caches are rebuilt.
+DEMO_VERSION = 1
+_DONE = ".demo-complete"
+
+
+def _habit_crop(
+    width: int, height: int, horizon_deg: float, subject: tuple[float, float], rng
+) -> Crop:
+    """The photographer's crop of a display-frame photo (see the module docstring)."""
+    aspect = width / height
+    theta = math.radians(horizon_deg)
+    u = np.array([math.cos(theta), math.sin(theta)])
+    v = np.array([-math.sin(theta), math.cos(theta)])
+    # Half height of the largest centred crop of this aspect and angle.
+    c, s = abs(math.cos(theta)), abs(math.sin(theta))
+    k = min(width / 2 / (aspect * c + s), height / 2 / (aspect * s + c))
+    scale = float(np.clip(rng.normal(0.72, 0.03), 0.6, 0.85))
+    subject = np.asarray(subject, dtype=np.float64)
+    photo_centre = np.array([width / 2, height / 2])
+    # Nearest third: the subject left of centre goes on the left third line, etc.
+    side_x = -1.0 if subject[0] < photo_centre[0] else 1.0
+    side_y = -1.0 if subject[1] < photo_centre[1] else 1.0
+    for _ in range(40):
+        q = scale * k
+        p = q * aspect
+        offset = side_x * (2 * p / 6) * u + side_y * (2 * q / 6) * v
+        centre = subject - offset
+        frame = CropFrame(centre[0], centre[1], p, q, horizon_deg)
+        try:
+            crop = frame_to_crop(frame, width, height)
+        except ValueError:
+            crop = None
+        if crop is not None and crop_is_inside(crop, width, height, tol_px=0.0):
+            return crop
+        # Pull the centre towards the photo's centre, then shrink, until it fits.
+        subject = subject + 0.15 * (photo_centre + offset - subject)
+        scale *= 0.97
+    return largest_crop(width, height, aspect, horizon_deg)
+
+
+def _render(
+    width: int, height: int, horizon_deg: float, horizon_y: float, subject, rng
+) -> np.ndarray:
+    """A display-frame photo: sky, tilted horizon, textured ground, one subject."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    slope = math.tan(math.radians(horizon_deg))
+    line = horizon_y + slope * (xs - width / 2)
+    sky_top = rng.uniform([60, 110, 170], [120, 170, 235])
+    sky_low = rng.uniform([170, 190, 210], [230, 235, 250])
+    ground = rng.uniform([40, 70, 20], [120, 140, 80])
+    t = np.clip(ys / max(horizon_y, 1), 0, 1)[..., None]
+    sky = sky_top * (1 - t) + sky_low * t
+    noise = rng.normal(0, 1, (height // 8 + 1, width // 8 + 1)).astype(np.float32)
+    texture = np.kron(noise, np.ones((8, 8), np.float32))[:height, :width, None]
+    earth = ground * (0.85 + 0.06 * texture) * (0.8 + 0.4 * (ys / height))[..., None]
+    img = np.where((ys < line)[..., None], sky, earth)
+    # A few distractors on the ground (stones) that the habit ignores.
+    for _ in range(rng.integers(2, 5)):
+        cx, cy = rng.uniform(0, width), rng.uniform(horizon_y, height)
+        r = rng.uniform(0.01, 0.025) * height
+        mask = (xs - cx) ** 2 + ((ys - cy) * 1.6) ** 2 < r**2
+        img[mask] = rng.uniform(90, 140)
+    # The subject: a figure in a bright colour (body and head), upright.
+    sx, sy = subject
+    size = rng.uniform(0.07, 0.1) * height
+    colour = np.array(rng.choice([[220, 40, 40], [240, 200, 30], [200, 60, 200], [30, 30, 30]]))
+    body = ((xs - sx) / (0.35 * size)) ** 2 + ((ys - sy) / (0.6 * size)) ** 2 < 1
+    head = (xs - sx) ** 2 + (ys - (sy - 0.85 * size)) ** 2 < (0.25 * size) ** 2
+    img[body | head] = colour
+    img += rng.normal(0, 3, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def generate_demo_library(folder: Path, n_photos: int = 320, seed: int = 0) -> int:
+    """Write ``n_photos`` demo photos with Lightroom-style XMP into ``folder``.
+
+    Returns:
+        The number of photos with a crop (the rest are reviewed, uncropped).
+    """
+    from cropperhead.metadata.xmp import merge_crop_into_xmp
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    cropped = 0
+    for i in range(n_photos):
+        portrait = rng.random() < 0.25
+        width, height = (400, 600) if portrait else (600, 400)
+        horizon_deg = float(rng.uniform(-8, 8))
+        horizon_y = float(rng.uniform(0.3, 0.6) * height)
+        subject = (float(rng.uniform(0.15, 0.85) * width), float(rng.uniform(0.55, 0.85) * height))
+        display = _render(width, height, horizon_deg, horizon_y, subject, rng)
+        crop = _habit_crop(width, height, horizon_deg, subject, rng)
+        # Some photos are stored sideways (a camera held upright): EXIF orientation 6 or 8.
+        orientation = int(rng.choice([1, 1, 1, 1, 1, 6, 8, 3]))
+        stored = _to_stored(Image.fromarray(display), orientation)
+        sw, sh = stored.size
+        stored_crop = crop_display_to_stored(crop, sw, sh, orientation)
+        uncropped = rng.random() < 0.05
+        if uncropped:
+            packet = merge_crop_into_xmp(None, Crop.full_frame())
+            packet = packet.replace(b'crs:HasCrop="True"', b'crs:HasCrop="False"')
+        else:
+            packet = merge_crop_into_xmp(None, stored_crop)
+            cropped += 1
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = folder / f"demo_{i:04d}.jpg"
+        embedded = rng.random() < 0.2
+        stored.save(path, quality=92, exif=exif, **({"xmp": packet} if embedded else {}))
+        if not embedded:
+            path.with_suffix(".xmp").write_bytes(packet)
+    return cropped
+
+
+def _to_stored(display: Image.Image, orientation: int) -> Image.Image:
+    """The stored pixels that show as ``display`` under an EXIF orientation."""
+    undo = {
+        1: None,
+        3: Image.Transpose.ROTATE_180,
+        6: Image.Transpose.ROTATE_90,  # shown turned 90 cw, so stored turned 90 ccw
+        8: Image.Transpose.ROTATE_270,
+    }[orientation]
+    return display if undo is None else display.transpose(undo)
+
+
+def ensure_demo_dataset(root: Path, n_photos: int = 320, size: int = 256) -> Path:
+    """Build the demo training set at ``root`` unless it is already there.
+
+    The library is generated into ``root.parent / "library"`` and scanned with the real
+    scanner into ``root``; work happens in a temporary folder that is moved into place,
+    so an interrupted run never leaves half a data set behind.
+
+    Returns:
+        ``root``.
+    """
+    root = Path(root).expanduser()
+    marker = root / _DONE
+    expected = f"{DEMO_VERSION} {n_photos} {size}"
+    if marker.is_file() and marker.read_text().strip() == expected:
+        return root
+    from cropperhead.scan import scan_library
+
+    log.info("building the demo library (%d photos) in %s ...", n_photos, root.parent)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    library = root.parent / "library"
+    with tempfile.TemporaryDirectory(dir=root.parent, prefix=".demo-build-") as tmp:
+        built_library, dataset = Path(tmp) / "library", Path(tmp) / "dataset"
+        generate_demo_library(built_library, n_photos=n_photos)
+        _replace_dir(built_library, library)
+        scan_library([library], dataset, size=size, workers=1, progress=False)
+        (dataset / _DONE).write_text(expected + "\n")
+        _replace_dir(dataset, root)
+    return root
+
+
+def _replace_dir(built: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    built.rename(target)

@@ -1,0 +1,176 @@
+"""Label-exact transforms: every geometric step moves the crop with the pixels.
+
+Each transform takes and returns ``(image, crop)`` where ``image`` is an ``H x W x 3``
+uint8 array of the whole photo (display frame) and ``crop`` its display-frame
+:class:`~cropperhead.geometry.Crop`. Geometric steps run in albumentations with the
+crop's four corners as keypoints (``remove_invisible`` off) and the crop is rebuilt from
+them with ``geometry.corners_to_crop``: a horizontal flip mirrors x, swaps the corner
+names and negates the angle; a box-safe random crop of the photo keeps the whole crop
+inside and shifts it. Photometric steps (colour, exposure, blur, noise) leave the label
+alone. Letterboxing to the network's square input comes last and does not change the
+label, which stays in fractions of the photo.
+
+Named presets (``data.augment``): ``none`` (evaluation), ``light`` (flip + colour),
+``default`` (flip + colour + blur/noise), ``strong`` (default + box-safe crops).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import albumentations as A  # noqa: N812
+import cv2
+import numpy as np
+
+from cropperhead.geometry import Crop, crop_is_inside, crop_to_corners
+
+log = logging.getLogger(__name__)
+
+PRESETS = ("none", "light", "default", "strong")
+#: ImageNet statistics (the backbones' pretraining).
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+#: Letterbox padding: the mean colour, i.e. zero after normalisation.
+PAD_RGB = tuple(int(round(255 * m)) for m in MEAN)
+
+
+@dataclass(frozen=True)
+class PhotoScale:
+    """Display pixels per image pixel along x and y (the scanned image is downscaled)."""
+
+    x: float
+    y: float
+
+
+class CropAugment:
+    """A named augmentation preset applied to ``(image, crop)``.
+
+    Args:
+        preset: one of :data:`PRESETS`.
+        hflip_p: probability of a horizontal flip.
+        safe_crop_p: probability of a box-safe random crop (``strong`` only).
+        seed: seed of albumentations' random state (None: fresh entropy per process).
+    """
+
+    def __init__(
+        self,
+        preset: str = "default",
+        hflip_p: float = 0.5,
+        safe_crop_p: float = 0.5,
+        seed: int | None = None,
+    ):
+        if preset not in PRESETS:
+            raise ValueError(f"augment preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        self.preset = preset
+        geometric: list[A.BasicTransform] = []
+        photometric: list[A.BasicTransform] = []
+        if preset != "none":
+            geometric.append(A.HorizontalFlip(p=hflip_p))
+            photometric.append(
+                A.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25, hue=0.03, p=0.8)
+            )
+        if preset in ("default", "strong"):
+            photometric.append(
+                A.OneOf(
+                    [A.GaussianBlur(blur_limit=(3, 5)), A.GaussNoise(std_range=(0.02, 0.06))],
+                    p=0.3,
+                )
+            )
+        if preset == "strong":
+            geometric.append(A.BBoxSafeRandomCrop(erosion_rate=0.0, p=safe_crop_p))
+        self.geometric = (
+            A.Compose(
+                geometric,
+                keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+                bbox_params=A.BboxParams(format="pascal_voc", label_fields=["bbox_labels"]),
+                seed=seed,
+            )
+            if geometric
+            else None
+        )
+        self.photometric = A.Compose(photometric, seed=seed) if photometric else None
+
+    def __call__(
+        self, image: np.ndarray, crop: Crop, scale: PhotoScale
+    ) -> tuple[np.ndarray, Crop, PhotoScale]:
+        """Augment one photo and its crop.
+
+        Args:
+            image: ``H x W x 3`` uint8 photo, display frame.
+            crop: its display-frame crop.
+            scale: display pixels per image pixel (so turned corners keep true angles).
+
+        Returns:
+            The augmented image, its crop, and the (unchanged) scale.
+        """
+        if self.geometric is not None:
+            image, crop = self._geometric(image, crop, scale)
+        if self.photometric is not None:
+            image = self.photometric(image=image)["image"]
+        return image, crop, scale
+
+    def _geometric(
+        self, image: np.ndarray, crop: Crop, scale: PhotoScale
+    ) -> tuple[np.ndarray, Crop]:
+        h, w = image.shape[:2]
+        # Corners in display pixels, then image pixels; albumentations' keypoints use the
+        # pixel-index convention (centre of pixel 0 at 0), ours the continuous one.
+        corners = crop_to_corners(crop, w * scale.x, h * scale.y) / (scale.x, scale.y)
+        lo = np.clip(corners.min(0), 0, (w, h))
+        hi = np.clip(corners.max(0), 0, (w, h))
+        bbox = [
+            float(lo[0]),
+            float(lo[1]),
+            float(max(hi[0], lo[0] + 1e-3)),
+            float(max(hi[1], lo[1] + 1e-3)),
+        ]
+        out = self.geometric(image=image, keypoints=corners - 0.5, bboxes=[bbox], bbox_labels=[0])
+        new_image = out["image"]
+        nh, nw = new_image.shape[:2]
+        pts = np.asarray(out["keypoints"], dtype=np.float64)[:, :2] + 0.5
+        # A mirror reverses the corners' winding: rename them as seen in the new picture.
+        e1, e2 = pts[1] - pts[0], pts[3] - pts[0]
+        mirrored = e1[0] * e2[1] - e1[1] * e2[0] < 0
+        if mirrored:
+            pts = pts[[1, 0, 3, 2]]
+        width_px, height_px = nw * scale.x, nh * scale.y
+        # Flips and crops only negate or keep the angle: take it exactly, not from float32
+        # keypoints; the corners give the edges.
+        angle = -crop.angle if mirrored else crop.angle
+        tl, br = pts[0] * (scale.x, scale.y), pts[2] * (scale.x, scale.y)
+        try:
+            new_crop = Crop(
+                tl[0] / width_px, tl[1] / height_px, br[0] / width_px, br[1] / height_px, angle
+            )
+        except ValueError:
+            new_crop = None
+        if new_crop is None or not crop_is_inside(new_crop, width_px, height_px, tol_px=1e-3):
+            # Integer rounding in a random crop can shave the label's bounding box; keep
+            # the photo as it was rather than train on a wrong label.
+            log.debug("geometric augmentation dropped: the crop left the photo")
+            return image, crop
+        return new_image, new_crop
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Fit a photo into a ``size x size`` canvas, aspect kept, centred, mean-colour padding.
+
+    Args:
+        image: ``H x W x 3`` uint8.
+        size: canvas side in pixels.
+
+    Returns:
+        ``(canvas, (x0, y0, w, h))``: the ``size x size x 3`` uint8 canvas and where the
+        photo lies on it.
+    """
+    h, w = image.shape[:2]
+    factor = size / max(h, w)
+    nw, nh = max(1, round(w * factor)), max(1, round(h * factor))
+    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interp)
+    canvas = np.empty((size, size, 3), dtype=np.uint8)
+    canvas[:] = PAD_RGB
+    x0, y0 = (size - nw) // 2, (size - nh) // 2
+    canvas[y0 : y0 + nh, x0 : x0 + nw] = resized
+    return canvas, (x0, y0, nw, nh)

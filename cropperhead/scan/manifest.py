@@ -1,0 +1,310 @@
+"""The files a scan writes: ``manifest.jsonl``, ``skipped.jsonl`` and its own state.
+
+Layout of DATASET_DIR (docs/interfaces.md fixes the first three)::
+
+    images/            display-oriented JPEGs, one per sample
+    manifest.jsonl     one sample per line, exactly the documented keys
+    skipped.jsonl      {"source", "reason", "detail"} per file looked at and not used
+    .scan/state.jsonl  one *entry* per photo (or per input's skip records): what the last
+                       completed scan decided, and the key it decided it under
+    .scan/journal.jsonl entries appended (and fsynced) while a scan runs; a scan that is
+                       interrupted leaves it behind and the next scan reuses it
+    .scan/lock         held (flock) while a scan writes, so two scans cannot mix
+
+``manifest.jsonl``, ``skipped.jsonl`` and ``state.jsonl`` are only ever replaced whole
+(temporary file, fsync, ``os.replace``, fsync of the folder), so a crash leaves the
+previous version intact. The manifest and skipped lists are views of the state: a scan
+rebuilds them from it at the end.
+
+A state entry is a JSON object::
+
+    {"v": 1, "id": "/abs/photo.jpg", "kind": "photo", "key": "<sha256>",
+     "input": "/abs/SOURCE" | null, "catalogs": ["/abs/cat.lrcat", ...],
+     "samples": [manifest line, ...], "skipped": [skipped line, ...]}
+
+``kind`` is ``"photo"`` for a photo, or ``"input"`` for the skip records an input
+(a SOURCE or a catalog) produced without a photo behind them (orphan sidecars,
+catalog rows whose file is gone, corrupt catalog rows); those are re-derived every
+time their input is scanned again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.jsonl"
+SKIPPED_NAME = "skipped.jsonl"
+IMAGES_DIR = "images"
+STATE_DIR = ".scan"
+STATE_NAME = "state.jsonl"
+JOURNAL_NAME = "journal.jsonl"
+LOCK_NAME = "lock"
+#: Version of the state format; a state of another version is read as absent.
+STATE_VERSION = 1
+
+#: The keys of a manifest line, in the order docs/interfaces.md lists them.
+MANIFEST_KEYS = ("image", "source", "width", "height", "crop", "corners", "origin", "extra")
+SKIPPED_KEYS = ("source", "reason", "detail")
+
+Entry = dict[str, Any]
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Make the rename itself durable; not every platform can open a folder.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    """Replace ``path`` with one JSON object per line, atomically.
+
+    The lines go to a temporary file in the same folder, which is flushed, fsynced and
+    renamed over ``path``; a reader (or a crash) sees the old file or the new one,
+    never a mix.
+
+    Args:
+        path: the file to replace.
+        records: the objects, one per line.
+
+    Returns:
+        The number of lines written.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for record in records:
+                fh.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
+                count += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return count
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` file; lines that do not parse are skipped.
+
+    A torn last line (a journal cut off by a crash) is expected and skipped quietly.
+    """
+    try:
+        fh = path.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                logger.debug("%s:%d: not JSON, ignored", path, number)
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def manifest_record(
+    image: str,
+    source: str,
+    width: int,
+    height: int,
+    crop: dict[str, float],
+    corners: list[list[float]],
+    origin: str,
+    extra: dict[str, str],
+) -> dict[str, Any]:
+    """One manifest line with exactly the documented keys, in the documented order."""
+    return {
+        "image": image,
+        "source": source,
+        "width": int(width),
+        "height": int(height),
+        "crop": crop,
+        "corners": corners,
+        "origin": origin,
+        "extra": extra,
+    }
+
+
+def skipped_record(source: str | Path, reason: str, detail: str) -> dict[str, str]:
+    """One skipped.jsonl line: ``{"source", "reason", "detail"}``."""
+    return {"source": str(source), "reason": reason, "detail": detail}
+
+
+class ScanState:
+    """The entries of the last completed scan, plus those of an interrupted one.
+
+    Args:
+        out: the DATASET_DIR.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.folder = out / STATE_DIR
+        self.state_path = self.folder / STATE_NAME
+        self.journal_path = self.folder / JOURNAL_NAME
+        self._journal_fh: Any = None
+
+    def load(self) -> tuple[dict[str, Entry], dict[str, Entry]]:
+        """Read the committed state and the journal of an interrupted scan.
+
+        When there is no usable state but a manifest exists (a state folder deleted by
+        hand, a state of another version), the manifest's samples are taken over with an
+        empty key: they stay in the data set and are recomputed when their photo is
+        scanned again.
+
+        Returns:
+            ``(state, journal)``, each id -> entry; the last journal line of an id wins.
+        """
+        state: dict[str, Entry] = {}
+        for entry in read_jsonl(self.state_path):
+            if entry.get("v") == STATE_VERSION and isinstance(entry.get("id"), str):
+                state[entry["id"]] = entry
+        if not state:
+            for line in read_jsonl(self.out / MANIFEST_NAME):
+                source = line.get("source")
+                if not isinstance(source, str) or not all(k in line for k in MANIFEST_KEYS):
+                    continue
+                entry = state.setdefault(source, new_entry(source, "photo", key=""))
+                entry["samples"].append({k: line[k] for k in MANIFEST_KEYS})
+        journal: dict[str, Entry] = {}
+        for entry in read_jsonl(self.journal_path):
+            if entry.get("v") == STATE_VERSION and isinstance(entry.get("id"), str):
+                journal[entry["id"]] = entry
+        return state, journal
+
+    def open_journal(self) -> None:
+        """Open the journal for appending (kept from an interrupted scan, if any)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._journal_fh = self.journal_path.open("a", encoding="utf-8")
+
+    def append(self, entry: Entry, sync: bool = True) -> None:
+        """Append one finished entry to the journal; fsync it when ``sync``."""
+        fh = self._journal_fh
+        fh.write(json.dumps(entry, ensure_ascii=False, allow_nan=False) + "\n")
+        fh.flush()
+        if sync:
+            os.fsync(fh.fileno())
+
+    def close_journal(self) -> None:
+        """Flush, fsync and close the journal (it stays on disk)."""
+        fh, self._journal_fh = self._journal_fh, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.flush()
+                os.fsync(fh.fileno())
+            fh.close()
+
+    def commit(self, entries: dict[str, Entry]) -> None:
+        """Write ``entries`` as the new state, then drop the journal."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_jsonl_atomic(self.state_path, (entries[k] for k in sorted(entries)))
+        self.close_journal()
+        with contextlib.suppress(FileNotFoundError):
+            self.journal_path.unlink()
+        _fsync_dir(self.folder)
+
+
+def new_entry(
+    entry_id: str,
+    kind: str,
+    key: str = "",
+    input_path: str | None = None,
+    catalogs: Iterable[str] = (),
+) -> Entry:
+    """An empty state entry (see the module docstring for the fields)."""
+    return {
+        "v": STATE_VERSION,
+        "id": entry_id,
+        "kind": kind,
+        "key": key,
+        "input": input_path,
+        "catalogs": sorted(set(catalogs)),
+        "samples": [],
+        "skipped": [],
+    }
+
+
+@contextlib.contextmanager
+def scan_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on DATASET_DIR for the duration of a scan.
+
+    Raises:
+        RuntimeError: another scan holds the lock.
+    """
+    folder = out / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        yield
+        return
+    with (folder / LOCK_NAME).open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise RuntimeError(f"another scan is writing to {out}") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def remove_stale_temporaries(out: Path) -> int:
+    """Delete temporary files that an interrupted scan left behind; returns how many.
+
+    Only names this package writes are touched: ``.manifest.jsonl.*.tmp`` and
+    ``.skipped.jsonl.*.tmp`` in DATASET_DIR, ``.state.jsonl.*.tmp`` in ``.scan/`` and
+    ``.<image>.jpg.*.tmp`` in ``images/`` (:func:`cropperhead.imaging.save_jpeg`'s).
+    Call it only while holding :func:`scan_lock`.
+    """
+    patterns = [
+        (out, f".{MANIFEST_NAME}.*.tmp"),
+        (out, f".{SKIPPED_NAME}.*.tmp"),
+        (out / STATE_DIR, f".{STATE_NAME}.*.tmp"),
+        (out / IMAGES_DIR, ".*.jpg.*.tmp"),
+    ]
+    removed = 0
+    for folder, pattern in patterns:
+        for path in folder.glob(pattern):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def write_outputs(out: Path, entries: dict[str, Entry]) -> tuple[int, int]:
+    """Rebuild ``manifest.jsonl`` and ``skipped.jsonl`` from the state entries.
+
+    Lines are sorted by entry id, so the same data set always gives the same files.
+
+    Returns:
+        ``(samples, skipped)`` line counts.
+    """
+    ordered = [entries[k] for k in sorted(entries)]
+    samples = write_jsonl_atomic(
+        out / MANIFEST_NAME, (s for e in ordered for s in e.get("samples", ()))
+    )
+    skipped = write_jsonl_atomic(
+        out / SKIPPED_NAME, (s for e in ordered for s in e.get("skipped", ()))
+    )
+    return samples, skipped

@@ -1,0 +1,1061 @@
+"""One photo in, samples and skip records out; and the scan that runs it over a library.
+
+:func:`process_photo` runs in the worker processes: it reads the photo's metadata,
+decides, decodes the picture once, writes one display-oriented JPEG per sample and
+returns a state entry (see :mod:`cropperhead.scan.manifest`). :func:`scan_library`
+walks the sources, reads the catalogs, keys every photo, hands the new and changed
+ones to a process pool, journals each result as it arrives, and at the end commits
+the state and rewrites ``manifest.jsonl`` and ``skipped.jsonl``. The rules it applies
+are listed in :mod:`cropperhead.scan`.
+
+Test-only hook: when the environment variable ``CROPPERHEAD_SCAN_TEST_KILL_AFTER`` is
+a number N, the scanning process sends itself SIGKILL right after journaling its N-th
+result (a reproducible ``kill -9`` in the middle of a scan). Never set it otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cropperhead import imaging
+from cropperhead.geometry import (
+    MIRRORED,
+    Crop,
+    corners_stored_to_display,
+    crop_is_inside,
+    crop_stored_to_display,
+    crop_to_corners,
+    display_size,
+)
+from cropperhead.metadata import embedded, lrcat, xmp
+from cropperhead.metadata.types import (
+    ALREADY_APPLIED,
+    BAD_METADATA,
+    INVALID_CROP,
+    MISSING_FILE,
+    NO_METADATA,
+    ORIGIN_DARKTABLE,
+    ORIGIN_SIDECAR,
+    UNCROPPED,
+    UNREADABLE,
+    UNSUPPORTED,
+    DevelopSettings,
+    SkipError,
+)
+from cropperhead.scan import walker
+from cropperhead.scan.manifest import (
+    IMAGES_DIR,
+    Entry,
+    ScanState,
+    manifest_record,
+    new_entry,
+    remove_stale_temporaries,
+    scan_lock,
+    skipped_record,
+    write_outputs,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the labelling rules change, so that every photo is labelled again.
+KEY_VERSION = 1
+#: JPEG quality of the images written.
+JPEG_QUALITY = 95
+#: Slack of the "crop inside the photo" check, in pixels of the full-resolution frame
+#: (absorbs the six-decimal rounding of XMP).
+INSIDE_TOLERANCE_PX = 0.5
+#: Sidecars larger than this are not read (no real sidecar comes near it).
+MAX_SIDECAR_BYTES = 32 * 1024 * 1024
+#: Digits kept in the crop and corner values of the manifest.
+DIGITS = 9
+#: Fsync the journal at most this often (seconds); it is flushed after every photo.
+JOURNAL_SYNC_S = 0.5
+KILL_HOOK_ENV = "CROPPERHEAD_SCAN_TEST_KILL_AFTER"
+#: How often a worker process checks that its scan is still alive (seconds).
+PARENT_POLL_S = 0.5
+#: Fewest photos to decode per worker process started (fewer: decode in this process).
+PHOTOS_PER_WORKER = 4
+
+IMAGE_NAME_RE = re.compile(r"^.+_[0-9a-f]{16}\.jpg$")
+
+
+class ScanError(ValueError):
+    """A scan that cannot start: bad arguments or an unusable output folder."""
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """The settings every worker needs (picklable).
+
+    Attributes:
+        out: the DATASET_DIR.
+        size: long side of the written images, pixels.
+        fields: ``--field`` names asked for.
+        include_uncropped: reviewed, uncropped photos become full-frame samples.
+    """
+
+    out: Path
+    size: int = 512
+    fields: tuple[str, ...] = ()
+    include_uncropped: bool = False
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """A sidecar as the scan read it: its bytes, or why they could not be read."""
+
+    path: Path
+    packet: bytes | None
+    error: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PhotoJob:
+    """Everything a worker needs to process one photo.
+
+    Attributes:
+        photo: absolute path of the photo.
+        key: the incremental key (see :func:`photo_key`).
+        input: the SOURCE argument the photo was found under, or None (catalog only).
+        sidecars: its sidecars in reading order, with their bytes.
+        catalog_rows: the catalog rows (masters and virtual copies) for this photo.
+        catalogs: absolute paths of the catalogs those rows came from.
+    """
+
+    photo: Path
+    key: str
+    input: str | None = None
+    sidecars: tuple[Sidecar, ...] = ()
+    catalog_rows: tuple[DevelopSettings, ...] = ()
+    catalogs: tuple[str, ...] = ()
+
+
+@dataclass
+class ScanSummary:
+    """What a scan did, and what the data set holds afterwards.
+
+    Counts of photos: ``new`` (not in the data set before), ``updated`` (labelled again
+    because the photo, its metadata or the scan settings changed), ``unchanged``
+    (reused without decoding), ``pruned`` (dropped by ``--prune``); ``resumed`` of
+    the new and updated ones were finished by an interrupted scan and reused;
+    ``decoded`` photos were decoded by this scan.
+    """
+
+    out: Path
+    samples_by_origin: dict[str, int] = field(default_factory=dict)
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pruned: int = 0
+    resumed: int = 0
+    decoded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def samples(self) -> int:
+        """Lines in manifest.jsonl."""
+        return sum(self.samples_by_origin.values())
+
+    @property
+    def skipped(self) -> int:
+        """Lines in skipped.jsonl."""
+        return sum(self.skipped_by_reason.values())
+
+    def format(self) -> str:
+        """The closing summary, a few human-readable lines."""
+
+        def counts(d: dict[str, int]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+        rate = self.decoded / self.seconds if self.seconds > 0 else 0.0
+        return "\n".join(
+            [
+                f"samples: {self.samples} ({counts(self.samples_by_origin)})",
+                f"skipped: {self.skipped} ({counts(self.skipped_by_reason)})",
+                f"photos: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.pruned} pruned"
+                + (f" ({self.resumed} resumed from an interrupted scan)" if self.resumed else ""),
+                f"decoded {self.decoded} photos in {self.seconds:.1f} s ({rate:.1f} photos/s); "
+                f"data set in {self.out}",
+            ]
+        )
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one metadata source means for one sample.
+
+    Either ``skip`` (reason, detail) is set, or ``crop`` is the label to check and
+    convert (``frame`` says stored or display).
+    """
+
+    skip: tuple[str, str] | None = None
+    crop: Crop | None = None
+    frame: str = "stored"
+
+
+def decide(settings: DevelopSettings, include_uncropped: bool) -> Decision:
+    """Apply the outcome rules (no-metadata, already applied, uncropped) to settings.
+
+    Args:
+        settings: what the deciding metadata source says.
+        include_uncropped: reviewed photos without a crop become full-frame samples.
+
+    Returns:
+        A skip, or a crop still to be checked against the decoded frame.
+    """
+    where = _describe(settings)
+    if not settings.has_settings:
+        return Decision(skip=(NO_METADATA, f"no develop settings in {where}"))
+    if settings.already_applied:
+        what = "its crop is" if settings.has_crop else "its develop settings are"
+        return Decision(
+            skip=(
+                ALREADY_APPLIED,
+                f"{where} says AlreadyApplied: an exported picture, {what} already in the pixels",
+            )
+        )
+    crop = settings.crop if settings.has_crop else None
+    if crop is None or crop.is_full_frame(tol=1e-6):
+        if include_uncropped:
+            return Decision(crop=Crop.full_frame(), frame="display")
+        why = "no crop" if crop is None else "a full-frame crop with no angle"
+        return Decision(skip=(UNCROPPED, f"{where} has develop settings but {why}"))
+    return Decision(crop=crop, frame=settings.crop_frame)
+
+
+def _describe(settings: DevelopSettings) -> str:
+    name = settings.source.name if settings.source is not None else "the photo"
+    if settings.copy_name:
+        return f"{settings.origin} {name} (virtual copy {settings.copy_name!r})"
+    return f"{settings.origin} {name}"
+
+
+def label_display(
+    decision: Decision, width_px: int, height_px: int, orientation: int
+) -> tuple[Crop, np.ndarray]:
+    """Check a decided crop against the full-resolution frame and move it to display.
+
+    Args:
+        decision: a decision with a crop (not a skip).
+        width_px: full-resolution *stored* width W.
+        height_px: full-resolution stored height H.
+        orientation: EXIF orientation 1..8 of the display frame.
+
+    Returns:
+        ``(crop, corners)``: the display-frame crop and its ``[4, 2]`` corners
+        normalised by the display size (TL, TR, BR, BL).
+
+    Raises:
+        SkipError: ``invalid-crop`` when the crop is not a rectangle inside the photo
+            (half a pixel of slack).
+    """
+    crop = decision.crop
+    if crop is None:
+        raise ValueError("decision has no crop")
+    dw, dh = display_size(width_px, height_px, orientation)
+    if decision.frame == "display":
+        if not crop_is_inside(crop, dw, dh, INSIDE_TOLERANCE_PX):
+            raise SkipError(INVALID_CROP, _outside(crop, dw, dh, "display"))
+        shown = crop
+    else:
+        if not crop_is_inside(crop, width_px, height_px, INSIDE_TOLERANCE_PX):
+            raise SkipError(INVALID_CROP, _outside(crop, width_px, height_px, "stored"))
+        try:
+            shown = crop_stored_to_display(crop, width_px, height_px, orientation)
+        except ValueError:
+            # A turned crop whose corner pokes out by less than the slack: clip it in.
+            pts = corners_stored_to_display(
+                crop_to_corners(crop, width_px, height_px), width_px, height_px, orientation
+            )
+            pts = np.clip(pts, 0, [dw, dh])
+            angle = -crop.angle if orientation in MIRRORED else crop.angle
+            shown = Crop(pts[0, 0] / dw, pts[0, 1] / dh, pts[2, 0] / dw, pts[2, 1] / dh, angle)
+    corners = np.clip(crop_to_corners(shown, dw, dh) / [dw, dh], 0.0, 1.0)
+    return shown, corners
+
+
+def _outside(crop: Crop, w: float, h: float, frame: str) -> str:
+    return f"crop {crop.to_dict()} is not a rectangle inside the {w:g} x {h:g} {frame} frame"
+
+
+def _round(value: float) -> float:
+    value = round(float(value), DIGITS)
+    return 0.0 if value == 0 else value
+
+
+# --------------------------------------------------------------------------- one photo
+
+
+class _Photo:
+    """One photo as a worker sees it: its metadata sources and its pixels, read lazily.
+
+    Sources are read in precedence order and only as far as needed; the picture is
+    decoded at most once (darktable sidecars need its size, samples need its pixels).
+    """
+
+    def __init__(self, job: PhotoJob, config: ScanConfig) -> None:
+        self.job = job
+        self.fields = config.fields
+        self.min_long_side = config.size
+        self.decoded = False
+
+    @cached_property
+    def stored(self) -> imaging.StoredImage | SkipError:
+        """The decoded stored frame, or the reason it cannot be decoded."""
+        if not walker.is_photo(self.job.photo):
+            return SkipError(UNSUPPORTED, f"not a photo file: {self.job.photo.name}")
+        self.decoded = True
+        try:
+            return imaging.read_stored_image(self.job.photo, self.min_long_side)
+        except SkipError as exc:
+            return exc
+
+    def _read_sidecar(self, sidecar: Sidecar) -> DevelopSettings:
+        """Read one sidecar with the right reader (darktable or Lightroom/ACR)."""
+        name = sidecar.path.name
+        if sidecar.packet is None:
+            reason, detail = sidecar.error or (UNREADABLE, "cannot read")
+            raise SkipError(reason, f"{name}: {detail}")
+        from cropperhead.metadata import darktable
+
+        try:
+            if not darktable.is_darktable_xmp(sidecar.packet):
+                return xmp.read_xmp_settings(
+                    sidecar.packet, ORIGIN_SIDECAR, self.fields, source=sidecar.path
+                )
+            # darktable's turned crops depend on the photo's size and EXIF orientation.
+            stored = self.stored
+            if isinstance(stored, SkipError):
+                raise stored
+            orientation = stored.exif_orientation
+            return darktable.read_darktable_settings(
+                sidecar.packet,
+                self.fields,
+                source=sidecar.path,
+                image_size=(stored.width, stored.height),
+                orientation=orientation if _valid_orientation(orientation) else None,
+            )
+        except SkipError:
+            raise
+        except Exception as exc:  # a reader bug or a file nobody expected: go on
+            raise SkipError(BAD_METADATA, f"{name}: {type(exc).__name__}: {exc}") from exc
+
+    @cached_property
+    def sidecars(self) -> list[DevelopSettings | SkipError]:
+        found: list[DevelopSettings | SkipError] = []
+        for sidecar in self.job.sidecars:
+            try:
+                found.append(self._read_sidecar(sidecar))
+            except SkipError as exc:
+                found.append(exc)
+        return found
+
+    @cached_property
+    def embedded(self) -> DevelopSettings | SkipError | None:
+        try:
+            return embedded.read_embedded_settings(self.job.photo, self.fields)
+        except SkipError as exc:
+            return exc
+        except Exception as exc:
+            return SkipError(BAD_METADATA, f"embedded XMP: {type(exc).__name__}: {exc}")
+
+    @cached_property
+    def deciding(self) -> DevelopSettings | SkipError:
+        """The first source with develop settings, or that cannot be read safely."""
+        for found in self.sidecars:
+            if isinstance(found, SkipError) or found.has_settings:
+                return found
+        emb = self.embedded
+        if isinstance(emb, SkipError) or (emb is not None and emb.has_settings):
+            return emb
+        names = ", ".join(s.path.name for s in self.job.sidecars)
+        where = f"sidecar {names} or embedded XMP" if names else "sidecar or embedded XMP"
+        return SkipError(NO_METADATA, f"no develop settings in a {where}")
+
+    @cached_property
+    def xmp_orientation(self) -> int | None:
+        """tiff:Orientation of the first sidecar that records one, else the embedded XMP's."""
+        for found in self.sidecars:
+            if (
+                isinstance(found, DevelopSettings)
+                and found.origin == ORIGIN_SIDECAR
+                and _valid_orientation(found.orientation)
+            ):
+                return found.orientation
+        emb = self.embedded
+        if isinstance(emb, DevelopSettings) and _valid_orientation(emb.orientation):
+            return emb.orientation
+        return None
+
+    def orientation(self, settings: DevelopSettings, stored: imaging.StoredImage) -> int:
+        """The display orientation of a sample decided by ``settings``.
+
+        The source's own orientation (catalog, darktable flip, the deciding XMP's
+        tiff:Orientation), else XMP tiff:Orientation (sidecars, then embedded), else
+        EXIF, else 1. darktable's automatic orientation *is* the EXIF one, so its crops
+        skip the XMP step.
+        """
+        chain: list[int | None] = [settings.orientation]
+        if settings.origin != ORIGIN_DARKTABLE:
+            chain.append(self.xmp_orientation)
+        chain.append(stored.exif_orientation)
+        return next((o for o in chain if _valid_orientation(o)), 1)
+
+
+def _valid_orientation(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 8
+
+
+def image_name(photo: Path, sample_key: str, key: str) -> str:
+    """Stable image file name: readable stem plus a hash of source, sample and key."""
+    digest = hashlib.sha256(f"{photo}\0{sample_key}\0{key}".encode()).hexdigest()[:16]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", photo.stem)[:48].strip("._") or "photo"
+    return f"{stem}_{digest}.jpg"
+
+
+def _sample_key(row: DevelopSettings, index: int) -> str:
+    return row.sample_key if row.sample_key is not None else f"{row.source}#{index}"
+
+
+def process_photo(job: PhotoJob, config: ScanConfig) -> tuple[Entry, bool]:
+    """Label one photo: read its metadata, decode it once, write its sample images.
+
+    Runs in a worker process. Never raises for a bad file: every problem becomes a
+    skip record of the returned entry.
+
+    Args:
+        job: the photo and what the main process gathered about it.
+        config: the scan settings.
+
+    Returns:
+        ``(entry, decoded)``: the state entry and whether the photo was decoded.
+    """
+    entry = new_entry(str(job.photo), "photo", job.key, job.input, job.catalogs)
+    photo = _Photo(job, config)
+    try:
+        _process(photo, config, entry)
+    except Exception as exc:
+        logger.warning("%s: %s: %s", job.photo, type(exc).__name__, exc)
+        entry["samples"] = []
+        entry["skipped"] = [skipped_record(job.photo, UNREADABLE, f"{type(exc).__name__}: {exc}")]
+    return entry, photo.decoded
+
+
+def _process(photo: _Photo, config: ScanConfig, entry: Entry) -> None:
+    job = photo.job
+    # One plan per sample: (sample key, the settings that decide it, or why not).
+    plans: list[tuple[str, DevelopSettings | SkipError]] = []
+    for index, row in enumerate(job.catalog_rows):
+        plans.append((_sample_key(row, index), row if row.has_settings else photo.deciding))
+    if not job.catalog_rows:
+        plans.append(("", photo.deciding))
+
+    todo: list[tuple[str, DevelopSettings, Decision]] = []
+    for sample_key, chosen in plans:
+        if isinstance(chosen, SkipError):
+            entry["skipped"].append(skipped_record(job.photo, chosen.reason, chosen.detail))
+            continue
+        decision = decide(chosen, config.include_uncropped)
+        if decision.skip is not None:
+            entry["skipped"].append(skipped_record(job.photo, *decision.skip))
+        else:
+            todo.append((sample_key, chosen, decision))
+    if not todo:
+        return
+    stored = photo.stored
+    if isinstance(stored, SkipError):
+        for _ in todo:
+            entry["skipped"].append(skipped_record(job.photo, stored.reason, stored.detail))
+        return
+
+    images_dir = config.out / IMAGES_DIR
+    pictures: dict[int, Any] = {}
+    for sample_key, chosen, decision in todo:
+        orientation = photo.orientation(chosen, stored)
+        try:
+            crop, corners = label_display(decision, stored.width, stored.height, orientation)
+        except SkipError as exc:
+            entry["skipped"].append(skipped_record(job.photo, exc.reason, exc.detail))
+            continue
+        if orientation not in pictures:
+            picture = imaging.apply_orientation(stored.image, orientation)
+            pictures[orientation] = imaging.resize_long_side(picture, config.size)
+        name = image_name(job.photo, sample_key, job.key)
+        imaging.save_jpeg(pictures[orientation], images_dir / name, quality=JPEG_QUALITY)
+        dw, dh = display_size(stored.width, stored.height, orientation)
+        entry["samples"].append(
+            manifest_record(
+                image=f"{IMAGES_DIR}/{name}",
+                source=str(job.photo),
+                width=int(dw),
+                height=int(dh),
+                crop={k: _round(v) for k, v in crop.to_dict().items()},
+                corners=[[_round(x), _round(y)] for x, y in corners],
+                origin=chosen.origin,
+                extra={f: str(chosen.fields[f]) for f in config.fields if f in chosen.fields},
+            )
+        )
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _read_sidecar(path: Path) -> Sidecar:
+    try:
+        with path.open("rb") as fh:
+            packet = fh.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as exc:
+        return Sidecar(path, None, (UNREADABLE, f"cannot read sidecar: {exc.strerror or exc}"))
+    if len(packet) > MAX_SIDECAR_BYTES:
+        return Sidecar(path, None, (BAD_METADATA, f"larger than {MAX_SIDECAR_BYTES} bytes"))
+    return Sidecar(path, packet)
+
+
+def photo_key(
+    stat: os.stat_result,
+    sidecars: Sequence[Sidecar],
+    rows: Sequence[DevelopSettings],
+    config: ScanConfig,
+) -> str:
+    """The incremental key of a photo: its label can only change when this does.
+
+    It covers the photo's size and mtime_ns (embedded XMP lives in the file), the bytes
+    of each sidecar, every catalog row's settings as read, and the scan settings that
+    shape a sample (``--size``, ``--field``, ``--include-uncropped``).
+    """
+    payload = {
+        "v": KEY_VERSION,
+        "size": config.size,
+        "fields": list(config.fields),
+        "include_uncropped": config.include_uncropped,
+        "photo": [stat.st_size, stat.st_mtime_ns],
+        "sidecars": [
+            [s.path.name, hashlib.sha256(s.packet).hexdigest() if s.packet is not None else s.error]
+            for s in sidecars
+        ],
+        "catalog": [asdict(row) for row in rows],
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _check_arguments(
+    sources: Sequence[Path],
+    out: Path,
+    size: int,
+    catalogs: Sequence[Path],
+    fields: Sequence[str],
+    workers: int | None,
+) -> tuple[str, ...]:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ScanError(f"--size must be a positive number of pixels, got {size!r}")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ScanError(f"--workers must be at least 1, got {workers!r}")
+    if not sources and not catalogs:
+        raise ScanError("nothing to scan: give a SOURCE folder or file, or --catalog")
+    for source in sources:
+        if not source.exists():
+            raise ScanError(f"SOURCE does not exist: {source}")
+    for catalog in catalogs:
+        if not catalog.is_file():
+            raise ScanError(f"--catalog does not exist: {catalog}")
+        try:
+            rows = lrcat.iter_catalog(catalog)  # opens and checks the schema at once
+        except ValueError as exc:
+            raise ScanError(f"--catalog {catalog}: {exc}") from exc
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    try:
+        checked = tuple(xmp.check_field_names(list(fields)))
+    except ValueError as exc:
+        raise ScanError(f"--field: {exc}") from exc
+    if out.exists() and not out.is_dir():
+        raise ScanError(f"--out {out} exists and is not a folder")
+    try:
+        (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        probe = out / f".scan-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ScanError(f"--out {out} is not a writable folder: {exc.strerror or exc}") from exc
+    return checked
+
+
+def scan_library(
+    sources: Sequence[Path],
+    out: Path,
+    *,
+    size: int = 512,
+    catalogs: Sequence[Path] = (),
+    include_uncropped: bool = False,
+    fields: Sequence[str] = (),
+    prune: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> ScanSummary:
+    """Build or update a training set from photos, sidecars and catalogs.
+
+    This is ``cropperhead scan`` (docs/interfaces.md) as a function; the rules are in
+    the :mod:`cropperhead.scan` docstring.
+
+    Args:
+        sources: folders (walked recursively) and files.
+        out: the DATASET_DIR (created when absent).
+        size: long side of the written images in pixels (never enlarged).
+        catalogs: Lightroom Classic catalogs; all their photos are scanned.
+        include_uncropped: reviewed, uncropped photos become full-frame samples.
+        fields: ``crs:NAME`` develop settings to record under ``extra``.
+        prune: drop samples whose source file is gone.
+        workers: decoding processes; default all cores. With 1 (or fewer than four
+            photos per worker to decode) photos are decoded in this process; otherwise
+            in *spawned* processes, so a script that calls this needs the usual
+            ``if __name__ == "__main__":`` guard.
+        progress: show a progress bar on stderr (only when it is a terminal).
+
+    Returns:
+        What the scan did and what the data set now holds.
+
+    Raises:
+        ScanError: bad arguments or an unusable output folder (nothing is written).
+        RuntimeError: another scan is writing to ``out``.
+    """
+    sources = [Path(s) for s in sources]
+    catalogs = [Path(c) for c in catalogs]
+    out = Path(out)
+    checked = _check_arguments(sources, out, size, catalogs, fields, workers)
+    config = ScanConfig(
+        out=walker.absolute(out),
+        size=size,
+        fields=checked,
+        include_uncropped=include_uncropped,
+    )
+    _quiet_exifread()
+    with scan_lock(out):
+        return _Scan(config, sources, catalogs, prune, workers or _cpu_count(), progress).run()
+
+
+class _Scan:
+    """One run of :func:`scan_library` (inside the output folder's lock)."""
+
+    def __init__(
+        self,
+        config: ScanConfig,
+        sources: list[Path],
+        catalogs: list[Path],
+        prune: bool,
+        workers: int,
+        progress: bool,
+    ) -> None:
+        self.config = config
+        self.sources = sources
+        self.catalogs = list(dict.fromkeys(walker.absolute(c) for c in catalogs))
+        self.prune = prune
+        self.workers = workers
+        self.progress = progress
+        self.store = ScanState(config.out)
+        self.summary = ScanSummary(out=config.out)
+        self.produced: dict[str, Entry] = {}
+        self._appended = 0
+        self._last_sync = 0.0
+        kill = os.environ.get(KILL_HOOK_ENV, "")
+        self._kill_after = int(kill) if kill.isdigit() else None
+
+    def run(self) -> ScanSummary:
+        start = time.monotonic()
+        committed, journal = self.store.load()
+        previous = {**committed, **journal}
+        walk = walker.walk_sources(self.sources, exclude=[self.config.out])
+        rows = self._read_catalogs()
+        self._walk_records(walk)
+        jobs = self._plan(walk, rows, committed, previous, journal)
+        self.store.open_journal()
+        try:
+            self._run_jobs(jobs)
+        finally:
+            self.store.close_journal()
+        for job in jobs:
+            self._count(committed, job.photo, self.produced[str(job.photo)]["key"])
+        final = self._merge(previous, walk)
+        self.store.commit(final)
+        write_outputs(self.config.out, final)
+        self._collect_garbage(final)
+        for entry in final.values():
+            for sample in entry["samples"]:
+                self.summary.samples_by_origin[sample["origin"]] = (
+                    self.summary.samples_by_origin.get(sample["origin"], 0) + 1
+                )
+            for record in entry["skipped"]:
+                self.summary.skipped_by_reason[record["reason"]] = (
+                    self.summary.skipped_by_reason.get(record["reason"], 0) + 1
+                )
+        self.summary.seconds = time.monotonic() - start
+        return self.summary
+
+    # ---- inputs
+
+    def _read_catalogs(self) -> dict[Path, list[DevelopSettings]]:
+        rows: dict[Path, list[DevelopSettings]] = {}
+        self.row_catalogs: dict[Path, set[str]] = {}
+        for catalog in self.catalogs:
+            entry = new_entry(f"catalog:{catalog}", "input", input_path=str(catalog))
+            entry["catalogs"] = [str(catalog)]
+            try:
+                items = list(lrcat.iter_catalog(catalog, self.config.fields))
+            except ValueError as exc:
+                raise ScanError(f"--catalog {catalog}: {exc}") from exc
+            for item in items:
+                if not isinstance(item, DevelopSettings):
+                    entry["skipped"].append(skipped_record(item.source, item.reason, item.detail))
+                    continue
+                if item.photo is None:
+                    entry["skipped"].append(
+                        skipped_record(catalog, BAD_METADATA, "catalog row without a file path")
+                    )
+                    continue
+                photo = Path(item.photo)
+                if not photo.is_file():
+                    copy = f" (virtual copy {item.copy_name!r})" if item.copy_name else ""
+                    entry["skipped"].append(
+                        skipped_record(
+                            item.photo,
+                            MISSING_FILE,
+                            f"{catalog.name} lists this photo{copy} but the file is gone",
+                        )
+                    )
+                    continue
+                photo = walker.absolute(photo)
+                rows.setdefault(photo, []).append(item)
+                self.row_catalogs.setdefault(photo, set()).add(str(catalog))
+            self.produced[entry["id"]] = entry
+        return rows
+
+    def _walk_records(self, walk: walker.WalkResult) -> None:
+        for sidecar, root in walk.orphans:
+            entry = new_entry(f"file:{sidecar}", "input", input_path=str(root))
+            entry["skipped"].append(
+                skipped_record(sidecar, MISSING_FILE, "XMP sidecar whose photo is not beside it")
+            )
+            self.produced[entry["id"]] = entry
+        for path, root in walk.unsupported:
+            entry = new_entry(f"file:{path}", "input", input_path=str(root))
+            entry["skipped"].append(
+                skipped_record(
+                    path,
+                    UNSUPPORTED,
+                    f"{path.suffix or path.name!r} is not a photo format read here",
+                )
+            )
+            self.produced[entry["id"]] = entry
+
+    def _plan(
+        self,
+        walk: walker.WalkResult,
+        rows: dict[Path, list[DevelopSettings]],
+        committed: dict[str, Entry],
+        previous: dict[str, Entry],
+        journal: dict[str, Entry],
+    ) -> list[PhotoJob]:
+        jobs = []
+        given = {str(c) for c in self.catalogs}
+        sidecar_cache: dict[Path, dict[str, list[Path]]] = {}
+        names_cache: dict[Path, dict[str, list[str]]] = {}
+        for photo in sorted(set(walk.photos) | set(rows)):
+            photo_id = str(photo)
+            photo_rows = rows.get(photo, [])
+            input_root = walk.photo_inputs.get(photo)
+            before = previous.get(photo_id)
+            if (
+                not photo_rows
+                and before is not None
+                and before.get("catalogs")
+                and not set(before["catalogs"]) & given
+            ):
+                # Labelled from a catalog not given now: the catalog stays the truth.
+                self.produced[photo_id] = before
+                self._count(committed, photo, before["key"], journal)
+                continue
+            try:
+                stat = photo.stat()
+            except OSError as exc:
+                entry = new_entry(photo_id, "photo", "", str(input_root) if input_root else None)
+                entry["skipped"].append(
+                    skipped_record(photo, UNREADABLE, f"cannot read: {exc.strerror or exc}")
+                )
+                self.produced[photo_id] = entry
+                continue
+            sidecars = tuple(
+                _read_sidecar(p) for p in walker.find_sidecars(photo, sidecar_cache, names_cache)
+            )
+            key = photo_key(stat, sidecars, photo_rows, self.config)
+            if before is not None and before.get("key") == key and self._images_exist(before):
+                self.produced[photo_id] = before
+                self._count(committed, photo, key, journal)
+                continue
+            jobs.append(
+                PhotoJob(
+                    photo=photo,
+                    key=key,
+                    input=str(input_root) if input_root else None,
+                    sidecars=sidecars,
+                    catalog_rows=tuple(photo_rows),
+                    catalogs=tuple(sorted(self.row_catalogs.get(photo, ()))),
+                )
+            )
+        return jobs
+
+    def _images_exist(self, entry: Entry) -> bool:
+        return all((self.config.out / s["image"]).is_file() for s in entry.get("samples", ()))
+
+    def _count(
+        self,
+        committed: dict[str, Entry],
+        photo: Path,
+        key: str,
+        journal: dict[str, Entry] | None = None,
+    ) -> None:
+        before = committed.get(str(photo))
+        if before is None:
+            self.summary.new += 1
+        elif before.get("key") == key:
+            self.summary.unchanged += 1
+            return
+        else:
+            self.summary.updated += 1
+        if journal is not None and str(photo) in journal:
+            self.summary.resumed += 1
+
+    # ---- running
+
+    def _finish(self, entry: Entry, decoded: bool) -> None:
+        self.produced[entry["id"]] = entry
+        self.summary.decoded += int(decoded)
+        now = time.monotonic()
+        sync = now - self._last_sync >= JOURNAL_SYNC_S
+        self.store.append(entry, sync=sync)
+        if sync:
+            self._last_sync = now
+        self._appended += 1
+        if self._kill_after is not None and self._appended >= self._kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _run_jobs(self, jobs: list[PhotoJob]) -> None:
+        if not jobs:
+            return
+        bar = _progress_bar(len(jobs), self.progress)
+        try:
+
+            def done(entry: Entry, decoded: bool) -> None:
+                self._finish(entry, decoded)
+                bar.update(1)
+
+            # A worker process costs about a second to start: only worth it with work.
+            workers = min(self.workers, max(1, len(jobs) // PHOTOS_PER_WORKER))
+            if workers <= 1:
+                for job in jobs:
+                    done(*process_photo(job, self.config))
+            else:
+                _run_pool(jobs, self.config, workers, done)
+        finally:
+            bar.close()
+
+    # ---- the new state
+
+    def _merge(self, previous: dict[str, Entry], walk: walker.WalkResult) -> dict[str, Entry]:
+        given = {str(c) for c in self.catalogs}
+        roots = [walker.absolute(s) for s in self.sources]
+        final: dict[str, Entry] = {}
+        for entry_id, entry in previous.items():
+            if entry_id in self.produced:
+                continue
+            if entry.get("kind") == "input":
+                source = Path(entry_id.split(":", 1)[1])
+                looked_again = (entry_id.startswith("catalog:") and str(source) in given) or (
+                    entry_id.startswith("file:") and any(source.is_relative_to(r) for r in roots)
+                )
+                if looked_again or (self.prune and not source.exists()):
+                    continue
+                final[entry_id] = entry
+                continue
+            photo = Path(entry_id)
+            dropped_from_catalog = (
+                bool(set(entry.get("catalogs", ())) & given) and photo not in walk.photo_inputs
+            )
+            if self.prune and (not photo.exists() or dropped_from_catalog):
+                self.summary.pruned += 1
+                continue
+            final[entry_id] = entry
+        final.update(self.produced)
+        return final
+
+    def _collect_garbage(self, final: dict[str, Entry]) -> None:
+        """Delete images of ours that no sample refers to any more, and stale temporaries."""
+        remove_stale_temporaries(self.config.out)
+        images_dir = self.config.out / IMAGES_DIR
+        used = {Path(s["image"]).name for e in final.values() for s in e["samples"]}
+        try:
+            names = os.listdir(images_dir)
+        except OSError:
+            return
+        for name in names:
+            if name in used or not IMAGE_NAME_RE.match(name):
+                continue
+            with contextlib.suppress(OSError):
+                (images_dir / name).unlink()
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        unit="photo",
+        desc="scan",
+        file=sys.stderr,
+        disable=not (enabled and sys.stderr.isatty()),
+        dynamic_ncols=True,
+    )
+
+
+def _worker_init(level: int, parent_pid: int) -> None:
+    # Ctrl-C reaches the whole process group; the main process handles it alone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _quiet_exifread()
+    # A pool worker whose scan was killed (kill -9) would wait for work forever: its
+    # queue's other end lives in the worker too. Leave as soon as the parent is gone.
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _quiet_exifread() -> None:
+    # exifread warns about every JPEG without an EXIF block (see metadata/exif.py).
+    logging.getLogger("exifread").setLevel(logging.ERROR)
+
+
+def _crashed_entry(job: PhotoJob) -> Entry:
+    entry = new_entry(str(job.photo), "photo", job.key, job.input, job.catalogs)
+    entry["skipped"].append(
+        skipped_record(job.photo, UNREADABLE, "the decoder crashed on this file")
+    )
+    return entry
+
+
+def _run_pool(
+    jobs: Iterable[PhotoJob],
+    config: ScanConfig,
+    workers: int,
+    done: Callable[[Entry, bool], None],
+) -> None:
+    """Run jobs on a process pool; survive workers that die on a bad file.
+
+    When a worker dies (a decoder crash), the pool breaks and every photo in flight
+    fails; each of those is retried alone in a fresh one-worker pool, and the one that
+    kills that too is recorded as ``unreadable``.
+    """
+    context = multiprocessing.get_context("spawn")
+    pending = deque(jobs)
+    while pending:
+        crashed: list[PhotoJob] = []
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(pending)),
+            mp_context=context,
+            initializer=_worker_init,
+            initargs=(logging.getLogger().getEffectiveLevel(), os.getpid()),
+        )
+        inflight: dict[Any, PhotoJob] = {}
+        try:
+            while pending or inflight:
+                while pending and len(inflight) < 2 * workers:
+                    job = pending.popleft()
+                    try:
+                        inflight[pool.submit(process_photo, job, config)] = job
+                    except BrokenProcessPool:
+                        pending.appendleft(job)
+                        raise
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    job = inflight.pop(future)
+                    try:
+                        entry, decoded = future.result()
+                    except BrokenProcessPool:
+                        crashed.append(job)
+                        continue
+                    done(entry, decoded)
+        except BrokenProcessPool:
+            crashed.extend(inflight.values())
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for job in crashed:
+            done(*_run_isolated(job, config, context))
+
+
+def _run_isolated(job: PhotoJob, config: ScanConfig, context: Any) -> tuple[Entry, bool]:
+    level = logging.getLogger().getEffectiveLevel()
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=_worker_init, initargs=(level, os.getpid())
+    ) as pool:
+        try:
+            return pool.submit(process_photo, job, config).result()
+        except BrokenProcessPool:
+            logger.warning("%s: the decoder crashed", job.photo)
+            return _crashed_entry(job), True
+
+
+__all__ = [
+    "KEY_VERSION",
+    "Decision",
+    "PhotoJob",
+    "ScanConfig",
+    "ScanError",
+    "ScanSummary",
+    "decide",
+    "image_name",
+    "label_display",
+    "photo_key",
+    "process_photo",
+    "scan_library",
+]

@@ -1,0 +1,174 @@
+"""``train(cfg)``: compose, instantiate, fit, test; returns the metrics (sweeps use them).
+
+``python train.py`` calls this through Hydra; tests call it with a composed config.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """A user-facing problem with a training run (printed as one line by train.py)."""
+
+
+def wandb_logged_in() -> bool:
+    """True when W&B has an API key (environment or netrc) for its server."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or ""
+    try:
+        path = os.environ.get("NETRC") or None
+        return netrc.netrc(path).authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def _wandb_settings(node: DictConfig) -> None:
+    """Offline unless the user is logged in (or chose a mode); one line on how to sync."""
+    mode = os.environ.get("WANDB_MODE", "").lower()
+    offline = mode in ("offline", "dryrun", "disabled") or (not mode and not wandb_logged_in())
+    with open_dict(node):
+        node.offline = bool(node.get("offline", False) or offline)
+        if node.offline:
+            node.log_model = False
+    if node.offline and mode not in ("disabled",):
+        save_dir = node.get("save_dir", ".")
+        log.warning(
+            "W&B: not logged in, logging offline to %s/wandb; upload later with "
+            "`wandb sync %s/wandb/offline-run-*` after `wandb login`",
+            save_dir,
+            save_dir,
+        )
+
+
+def instantiate_list(node: DictConfig | None) -> list[Any]:
+    """Instantiate every ``_target_`` child of a config node (callbacks, loggers)."""
+    objects: list[Any] = []
+    if not node:
+        return objects
+    for _, child in node.items():
+        if isinstance(child, DictConfig) and "_target_" in child:
+            if child._target_.endswith("WandbLogger"):
+                _wandb_settings(child)
+            objects.append(hydra.utils.instantiate(child))
+    return objects
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    """Fit (and test) the crop model described by ``cfg``.
+
+    Args:
+        cfg: the composed conf/train.yaml.
+
+    Returns:
+        ``(metrics, objects)``: every logged metric as a float, and the instantiated
+        datamodule, model, trainer, callbacks and loggers.
+    """
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    torch.set_float32_matmul_precision(cfg.get("float32_matmul_precision", "high"))
+    Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
+
+    datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
+    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+    callbacks = instantiate_list(cfg.get("callbacks"))
+    loggers = instantiate_list(cfg.get("logger"))
+    if not loggers:
+        # Nothing to send learning rates to (logger=null): Lightning would refuse the run.
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
+    trainer: pl.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False
+    )
+
+    config = {
+        key: OmegaConf.to_container(cfg[key], resolve=True)
+        if OmegaConf.is_config(cfg[key])
+        else cfg[key]
+        for key in cfg
+        if key != "hydra"
+    }
+    for logger in loggers:
+        logger.log_hyperparams(config)
+
+    objects = {
+        "cfg": cfg,
+        "datamodule": datamodule,
+        "model": model,
+        "trainer": trainer,
+        "callbacks": callbacks,
+        "loggers": loggers,
+    }
+    try:
+        if cfg.get("train", True):
+            trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        if cfg.get("test", False):
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+            if best is None and cfg.get("train", True):
+                log.warning("no best checkpoint was saved; testing the current weights")
+            trainer.test(model=model, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    finally:
+        for logger in loggers:
+            if type(logger).__name__ == "WandbLogger":
+                import wandb
+
+                wandb.finish()
+    return metrics, objects
+
+
+def summary_line(metrics: dict[str, float], stage: str = "val") -> str:
+    """One line comparing the model with the two baselines."""
+    keys = (f"{stage}/iou", f"{stage}/iou_usual_crop", f"{stage}/iou_full_frame")
+    if not all(k in metrics for k in keys):
+        return ""
+    model, usual, full = (metrics[k] for k in keys)
+    verdict = "beats" if model > usual else "does not beat"
+    angle = metrics.get(f"{stage}/angle_mae", float("nan"))
+    return (
+        f"{stage} IoU {model:.3f}: {verdict} your usual crop ({usual:.3f}); "
+        f"no crop scores {full:.3f}. Angle error {angle:.2f} deg."
+    )
+
+
+def run_training(cfg: DictConfig) -> float | None:
+    """``train.py``'s body: train, print the verdict, return ``cfg.optimized_metric``.
+
+    User mistakes (no data set, weights required but missing, a bad option value) end
+    the process with a one-line message and exit status 2, no traceback.
+    """
+    from cropperhead.data.dataset import DatasetError
+    from cropperhead.model.backbones import PretrainedWeightsUnavailable
+
+    try:
+        metrics, _ = train(cfg)
+    except (DatasetError, PretrainedWeightsUnavailable, TrainingError, ValueError) as exc:
+        import sys
+
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    line = summary_line(metrics, "test") or summary_line(metrics, "val")
+    if line:
+        log.info(line)
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    if name not in metrics:
+        log.warning("optimized_metric %r was not logged; have %s", name, sorted(metrics))
+        return None
+    return metrics[name]

@@ -1,0 +1,53 @@
+"""Small generated data for tests: a scanned-style training set without the scanner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from cropperhead.geometry import Crop, crop_to_corners, largest_crop
+
+
+def make_tiny_dataset(
+    root: Path, n: int = 12, seed: int = 0, size: tuple[int, int] = (96, 64)
+) -> Path:
+    """Write ``n`` photos with a bright square and a manifest whose crop frames it.
+
+    The crop's centre follows the square, its angle follows the square's row, so a model
+    can learn it. Returns ``root``.
+    """
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        w, h = size if i % 3 else size[::-1]
+        img = np.full((h, w, 3), 60, np.uint8)
+        img[:, :, 2] = np.linspace(40, 200, w, dtype=np.uint8)[None, :]
+        cx, cy = rng.uniform(0.35, 0.65) * w, rng.uniform(0.35, 0.65) * h
+        r = max(2, int(0.08 * min(w, h)))
+        img[int(cy) - r : int(cy) + r, int(cx) - r : int(cx) + r] = (250, 40, 40)
+        angle = float(np.interp(cy / h, [0.35, 0.65], [-6, 6]))
+        crop = largest_crop(w, h, w / h * 0.9, angle, (cx, cy))
+        arr = crop.as_array()
+        mid = (arr[:2] + arr[2:4]) / 2
+        lt, rb = mid + 0.8 * (arr[:2] - mid), mid + 0.8 * (arr[2:4] - mid)
+        crop = Crop(lt[0], lt[1], rb[0], rb[1], angle)
+        name = f"images/tiny_{i:03d}.jpg"
+        Image.fromarray(img).save(root / name, quality=95)
+        lines.append(
+            {
+                "image": name,
+                "source": f"/photos/tiny_{i:03d}.jpg",
+                "width": w * 10,
+                "height": h * 10,
+                "crop": crop.to_dict(),
+                "corners": crop_to_corners(crop).tolist(),
+                "origin": "xmp-sidecar",
+                "extra": {},
+            }
+        )
+    (root / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return root

@@ -1,0 +1,105 @@
+"""train(cfg) end to end on tiny generated data (CPU)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import open_dict
+from torch.utils.data import DataLoader
+
+from cropperhead.data import CropDataset
+from cropperhead.geometry.boxes import crop_iou_family
+from cropperhead.model import CropRegressor
+from cropperhead.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet34", "resnet50"])
+def test_fast_dev_run_each_model(cfg_train, backbone):
+    with open_dict(cfg_train):
+        cfg_train.trainer.fast_dev_run = True
+        cfg_train.model.backbone = backbone
+    metrics, objects = train(cfg_train)
+    assert "val/iou" in metrics
+    assert "test/iou" in metrics
+    assert 0 <= metrics["val/iou"] <= 1
+
+
+@pytest.mark.parametrize("loss", ["l1", "smooth_l1", "iou", "giou", "diou", "ciou"])
+def test_fast_dev_run_each_loss(cfg_train, loss):
+    with open_dict(cfg_train):
+        cfg_train.trainer.fast_dev_run = True
+        cfg_train.test = False
+        cfg_train.model.loss.name = loss
+    metrics, _ = train(cfg_train)
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
+def test_one_epoch_writes_last_and_best_checkpoint_and_resumes(cfg_train, tmp_path):
+    metrics, objects = train(cfg_train)
+    ckpts = Path(cfg_train.paths.output_dir) / "checkpoints"
+    assert (ckpts / "last.ckpt").is_file()
+    assert any(p.name.startswith("epoch_") for p in ckpts.iterdir())
+    for key in ("val/iou", "val/iou_usual_crop", "val/iou_full_frame", "val/bde", "val/angle_mae"):
+        assert key in metrics
+    assert (Path(cfg_train.paths.output_dir) / "val_pictures" / "latest.png").is_file()
+    # Loading needs no training config: the model is rebuilt from its hyperparameters.
+    model = CropRegressor.load_from_checkpoint(ckpts / "last.ckpt")
+    assert model.hparams.image_size == cfg_train.data.image_size
+    assert not torch.equal(model.usual_crop, torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0]))
+    # Resume for one more epoch from last.ckpt.
+    with open_dict(cfg_train):
+        cfg_train.ckpt_path = str(ckpts / "last.ckpt")
+        cfg_train.trainer.max_epochs = 2
+        cfg_train.test = False
+    _, objects = train(cfg_train)
+    assert objects["trainer"].current_epoch == 2
+    assert objects["trainer"].global_step == 2 * objects["trainer"].num_training_batches
+
+
+def test_overfitting_a_handful_of_photos_reaches_high_iou(cfg_train):
+    # The whole path (data, head, loss, optimiser) can learn: one batch by heart.
+    with open_dict(cfg_train):
+        cfg_train.trainer.max_epochs = 60
+        cfg_train.trainer.overfit_batches = 1
+        cfg_train.trainer.check_val_every_n_epoch = 30
+        cfg_train.data.augment = "none"
+        cfg_train.data.batch_size = 4
+        cfg_train.model.optimizer.lr = 2e-3
+        cfg_train.callbacks.early_stopping = None
+        cfg_train.callbacks.validation_pictures = None
+        cfg_train.test = False
+    _, objects = train(cfg_train)
+    model, datamodule = objects["model"], objects["datamodule"]
+    # Lightning turned shuffling off: the batch learnt is the first four photos.
+    dataset = CropDataset(datamodule.splits["train"][:4], cfg_train.data.image_size)
+    batch = next(iter(DataLoader(dataset, batch_size=4)))
+    # Batch-norm in training mode (batch statistics), as during the fit: with 4 tiny
+    # photos, running statistics of the deepest layers are too few samples to trust.
+    model.train()
+    with torch.no_grad():
+        pred = model(batch["image"], batch["aspect"])
+    iou = crop_iou_family(pred, batch["crop"], batch["aspect"], torch.ones(len(pred)), "iou")
+    assert iou.mean() > 0.9, iou
+
+
+def test_missing_dataset_is_a_one_line_error(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            "data=library",
+            f"data.root={tmp_path / 'none'}",
+            f"paths.output_dir={tmp_path}",
+            "hydra.run.dir=" + str(tmp_path / "h"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "cropperhead scan" in out.stderr
+    assert "Traceback" not in out.stderr
