@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from cropperhead import __version__
 
-#: Subcommand name -> function that adds its parser (filled by later modules).
-Registrar = Callable[[argparse._SubParsersAction], None]
+#: Modules that each define ``add_parser(subparsers)`` for one subcommand, in help order.
+#: Imported lazily so that ``cropperhead --help`` stays fast.
+SUBCOMMAND_MODULES = ("cropperhead.scan.cli",)
 
 
-def _registrars() -> list[Registrar]:
-    # Imported lazily so that `cropperhead --help` stays fast and works with any subset.
-    from cropperhead.scan.cli import add_parser as add_scan
-
-    return [add_scan]
+def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    return [importlib.import_module(name).add_parser for name in SUBCOMMAND_MODULES]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -110,17 +110,20 @@ def _render(
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def generate_demo_library(folder: Path, n_photos: int = 320, seed: int = 0) -> int:
+def generate_demo_library(
+    folder: Path, n_photos: int = 320, seed: int = 0
+) -> dict[str, Crop | None]:
     """Write ``n_photos`` demo photos with Lightroom-style XMP into ``folder``.
 
     Returns:
-        The number of photos with a crop (the rest are reviewed, uncropped).
+        The photographer's display-frame crop of each photo by file name (None for the
+        few reviewed and left uncropped): what a scan of ``folder`` must find.
     """
     from cropperhead.metadata.xmp import merge_crop_into_xmp
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    cropped = 0
+    truth: dict[str, Crop | None] = {}
     for i in range(n_photos):
         portrait = rng.random() < 0.25
         width, height = (400, 600) if portrait else (600, 400)
@@ -140,7 +143,6 @@ def generate_demo_library(folder: Path, n_photos: int = 320, seed: int = 0) -> i
             packet = packet.replace(b'crs:HasCrop="True"', b'crs:HasCrop="False"')
         else:
             packet = merge_crop_into_xmp(None, stored_crop)
-            cropped += 1
         exif = Image.Exif()
         exif[0x0112] = orientation
         path = folder / f"demo_{i:04d}.jpg"
@@ -148,7 +150,8 @@ def generate_demo_library(folder: Path, n_photos: int = 320, seed: int = 0) -> i
         stored.save(path, quality=92, exif=exif, **({"xmp": packet} if embedded else {}))
         if not embedded:
             path.with_suffix(".xmp").write_bytes(packet)
-    return cropped
+        truth[path.name] = None if uncropped else crop
+    return truth
 
 
 def _to_stored(display: Image.Image, orientation: int) -> Image.Image:

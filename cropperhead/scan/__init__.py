@@ -16,7 +16,9 @@ What is a photo
     as ``missing-file`` ("XMP sidecar whose photo is not beside it"); a file given
     directly that is neither photo nor sidecar as ``unsupported``. Every photo of a
     ``--catalog`` is scanned wherever it lies; a row whose file is gone is
-    ``missing-file``.
+    ``missing-file``. A photo is known by its absolute, symlink-resolved path (the
+    manifest's ``source``), so one reached twice is scanned once. ``--out`` may lie
+    inside a SOURCE (it is not walked) but may not be the SOURCE folder itself.
 
 Which source decides (precedence)
     For a photo that a ``--catalog`` lists, each catalog row (master and every virtual
@@ -40,7 +42,10 @@ Outcome, in this order
     crop is not a rectangle inside the full-resolution frame (0.5 px slack) ->
     ``invalid-crop``; otherwise a sample. A reader's ``SkipError`` is recorded with its
     reason. An unexpected error on one file is recorded as ``unreadable`` and the scan
-    goes on; a decoder that crashes its worker process is retried alone once.
+    goes on. A file that kills its worker process (a decoder crash, the OOM killer) is
+    retried alone in a fresh worker; if that dies too it is ``unreadable`` for this
+    scan and is tried again by the next one. When worker processes cannot start at all
+    the scan stops with an error instead (use ``--workers 1``).
 
 Orientation (display frame)
     The catalog row's orientation for catalog-decided samples; else the deciding
@@ -75,10 +80,11 @@ Incremental scans
 
 Crash safety
     manifest.jsonl, skipped.jsonl and the state are replaced atomically at the end;
-    every finished photo is appended to ``.scan/journal.jsonl`` (flushed at once,
-    fsynced at least every 0.5 s). After Ctrl-C or ``kill -9`` the previous manifest is
-    intact, and the next scan reuses every photo in the journal whose key still
-    matches. A lock file keeps two scans from writing to one DATASET_DIR at once.
+    every finished photo is appended to ``.scan/journal.jsonl`` (flushed at once;
+    fsynced when half a second has passed since the last fsync, and at the end).
+    After Ctrl-C or ``kill -9`` the previous manifest is intact, and the next scan
+    reuses every photo in the journal whose key still matches. A lock file keeps two
+    scans from writing to one DATASET_DIR at once.
 
 The photos, sidecars and catalogs are only ever opened for reading.
 """

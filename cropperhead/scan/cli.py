@@ -22,7 +22,7 @@ EPILOG = """\
 examples:
   cropperhead scan ~/Pictures --out ~/cropperhead-data
       walk a folder recursively; sidecars and embedded XMP
-  cropperhead scan --catalog "~/Pictures/Lightroom/Lightroom Catalog.lrcat" --out DS
+  cropperhead scan --catalog ~/Pictures/Lightroom/"Lightroom Catalog.lrcat" --out DS
       every photo of a Lightroom Classic catalog (virtual copies too), no SOURCE needed
   cropperhead scan ~/Pictures/2023 ~/Pictures/2024/IMG_0042.CR2 --out DS --size 768
       several sources, folders and single files, larger images
@@ -96,7 +96,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--prune",
         action="store_true",
-        help="drop samples (and their images) whose source photo is gone. Example: --prune",
+        help="drop samples (and their images) whose source photo is gone, or that a "
+        "--catalog given now no longer lists. Example: --prune",
     )
     parser.add_argument(
         "--workers",

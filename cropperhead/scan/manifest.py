@@ -261,8 +261,12 @@ def scan_lock(out: Path) -> Iterator[None]:
     with (folder / LOCK_NAME).open("a") as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+        except BlockingIOError as exc:
             raise RuntimeError(f"another scan is writing to {out}") from exc
+        except OSError as exc:  # a file system without locks (some network mounts)
+            logger.warning("cannot lock %s (%s); make sure no other scan writes there", out, exc)
+            yield
+            return
         try:
             yield
         finally:

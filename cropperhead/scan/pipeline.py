@@ -8,9 +8,11 @@ ones to a process pool, journals each result as it arrives, and at the end commi
 the state and rewrites ``manifest.jsonl`` and ``skipped.jsonl``. The rules it applies
 are listed in :mod:`cropperhead.scan`.
 
-Test-only hook: when the environment variable ``CROPPERHEAD_SCAN_TEST_KILL_AFTER`` is
-a number N, the scanning process sends itself SIGKILL right after journaling its N-th
-result (a reproducible ``kill -9`` in the middle of a scan). Never set it otherwise.
+Test-only hooks (never set them otherwise): when the environment variable
+``CROPPERHEAD_SCAN_TEST_KILL_AFTER`` is a number N, the scanning process sends itself
+SIGKILL right after journaling its N-th result (a reproducible ``kill -9`` in the middle
+of a scan); when ``CROPPERHEAD_SCAN_TEST_CRASH_ON`` is a file name, a *pool worker*
+process that is given the photo of that name exits at once, as a crashing decoder would.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -47,7 +49,7 @@ from cropperhead.geometry import (
     crop_to_corners,
     display_size,
 )
-from cropperhead.metadata import embedded, lrcat, xmp
+from cropperhead.metadata import darktable, embedded, lrcat, xmp
 from cropperhead.metadata.types import (
     ALREADY_APPLIED,
     BAD_METADATA,
@@ -91,6 +93,7 @@ DIGITS = 9
 #: Fsync the journal at most this often (seconds); it is flushed after every photo.
 JOURNAL_SYNC_S = 0.5
 KILL_HOOK_ENV = "CROPPERHEAD_SCAN_TEST_KILL_AFTER"
+CRASH_HOOK_ENV = "CROPPERHEAD_SCAN_TEST_CRASH_ON"
 #: How often a worker process checks that its scan is still alive (seconds).
 PARENT_POLL_S = 0.5
 #: Fewest photos to decode per worker process started (fewer: decode in this process).
@@ -341,8 +344,6 @@ class _Photo:
         if sidecar.packet is None:
             reason, detail = sidecar.error or (UNREADABLE, "cannot read")
             raise SkipError(reason, f"{name}: {detail}")
-        from cropperhead.metadata import darktable
-
         try:
             if not darktable.is_darktable_xmp(sidecar.packet):
                 return xmp.read_xmp_settings(
@@ -455,6 +456,9 @@ def process_photo(job: PhotoJob, config: ScanConfig) -> tuple[Entry, bool]:
     Returns:
         ``(entry, decoded)``: the state entry and whether the photo was decoded.
     """
+    crash_on = os.environ.get(CRASH_HOOK_ENV)
+    if crash_on and job.photo.name == crash_on and multiprocessing.parent_process() is not None:
+        os._exit(70)  # test-only: a decoder crash in a pool worker
     entry = new_entry(str(job.photo), "photo", job.key, job.input, job.catalogs)
     photo = _Photo(job, config)
     try:
@@ -607,6 +611,9 @@ def _check_arguments(
         raise ScanError(f"--field: {exc}") from exc
     if out.exists() and not out.is_dir():
         raise ScanError(f"--out {out} exists and is not a folder")
+    for source in sources:
+        if source.is_dir() and walker.absolute(source) == walker.absolute(out):
+            raise ScanError(f"--out {out} is the SOURCE folder itself; use a folder of its own")
     try:
         (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
         probe = out / f".scan-probe-{os.getpid()}"
@@ -653,7 +660,9 @@ def scan_library(
 
     Raises:
         ScanError: bad arguments or an unusable output folder (nothing is written).
-        RuntimeError: another scan is writing to ``out``.
+        RuntimeError: another scan is writing to ``out``, or worker processes cannot
+            start.
+        KeyboardInterrupt: passed on; the previous manifest stays, the next scan resumes.
     """
     sources = [Path(s) for s in sources]
     catalogs = [Path(c) for c in catalogs]
@@ -715,15 +724,13 @@ class _Scan:
         self.store.commit(final)
         write_outputs(self.config.out, final)
         self._collect_garbage(final)
-        for entry in final.values():
-            for sample in entry["samples"]:
-                self.summary.samples_by_origin[sample["origin"]] = (
-                    self.summary.samples_by_origin.get(sample["origin"], 0) + 1
-                )
-            for record in entry["skipped"]:
-                self.summary.skipped_by_reason[record["reason"]] = (
-                    self.summary.skipped_by_reason.get(record["reason"], 0) + 1
-                )
+        entries = final.values()
+        self.summary.samples_by_origin = dict(
+            Counter(s["origin"] for e in entries for s in e["samples"])
+        )
+        self.summary.skipped_by_reason = dict(
+            Counter(r["reason"] for e in entries for r in e["skipped"])
+        )
         self.summary.seconds = time.monotonic() - start
         return self.summary
 
@@ -805,6 +812,7 @@ class _Scan:
                 and before is not None
                 and before.get("catalogs")
                 and not set(before["catalogs"]) & given
+                and self._images_exist(before)
             ):
                 # Labelled from a catalog not given now: the catalog stays the truth.
                 self.produced[photo_id] = before
@@ -974,11 +982,21 @@ def _quiet_exifread() -> None:
 
 
 def _crashed_entry(job: PhotoJob) -> Entry:
-    entry = new_entry(str(job.photo), "photo", job.key, job.input, job.catalogs)
+    # An empty key: the next scan tries again (the crash may have been the OOM killer).
+    entry = new_entry(str(job.photo), "photo", "", job.input, job.catalogs)
     entry["skipped"].append(
         skipped_record(job.photo, UNREADABLE, "the decoder crashed on this file")
     )
     return entry
+
+
+def _new_pool(context: Any, workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(logging.getLogger().getEffectiveLevel(), os.getpid()),
+    )
 
 
 def _run_pool(
@@ -989,20 +1007,16 @@ def _run_pool(
 ) -> None:
     """Run jobs on a process pool; survive workers that die on a bad file.
 
-    When a worker dies (a decoder crash), the pool breaks and every photo in flight
-    fails; each of those is retried alone in a fresh one-worker pool, and the one that
-    kills that too is recorded as ``unreadable``.
+    When a worker dies (a decoder crash, the OOM killer), the pool breaks and every
+    photo in flight fails; those are retried one at a time in a one-worker pool (a new
+    one after each death), the one that kills that too is recorded as ``unreadable``,
+    and a fresh pool takes the rest.
     """
     context = multiprocessing.get_context("spawn")
     pending = deque(jobs)
     while pending:
         crashed: list[PhotoJob] = []
-        pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(pending)),
-            mp_context=context,
-            initializer=_worker_init,
-            initargs=(logging.getLogger().getEffectiveLevel(), os.getpid()),
-        )
+        pool = _new_pool(context, min(workers, len(pending)))
         inflight: dict[Any, PhotoJob] = {}
         try:
             while pending or inflight:
@@ -1029,20 +1043,42 @@ def _run_pool(
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        for job in crashed:
-            done(*_run_isolated(job, config, context))
+        if crashed:
+            _run_isolated(crashed, config, context, done)
 
 
-def _run_isolated(job: PhotoJob, config: ScanConfig, context: Any) -> tuple[Entry, bool]:
-    level = logging.getLogger().getEffectiveLevel()
-    with ProcessPoolExecutor(
-        1, mp_context=context, initializer=_worker_init, initargs=(level, os.getpid())
-    ) as pool:
+def _run_isolated(
+    jobs: list[PhotoJob],
+    config: ScanConfig,
+    context: Any,
+    done: Callable[[Entry, bool], None],
+) -> None:
+    """Run jobs one at a time in a one-worker pool, replaced after each death.
+
+    Raises:
+        RuntimeError: worker processes cannot even start (a script without the
+            ``__main__`` guard, a broken environment); without this check every photo
+            would look like a decoder crash.
+    """
+    pool = _new_pool(context, 1)
+    try:
         try:
-            return pool.submit(process_photo, job, config).result()
-        except BrokenProcessPool:
-            logger.warning("%s: the decoder crashed", job.photo)
-            return _crashed_entry(job), True
+            pool.submit(os.getpid).result(timeout=120)
+        except Exception as exc:
+            raise RuntimeError(
+                f"worker processes cannot start ({type(exc).__name__}); run the scan with "
+                "--workers 1 (workers=1), or call it under `if __name__ == '__main__':`"
+            ) from exc
+        for job in jobs:
+            try:
+                done(*pool.submit(process_photo, job, config).result())
+            except BrokenProcessPool:
+                logger.warning("%s: the decoder crashed", job.photo)
+                done(_crashed_entry(job), True)
+                pool.shutdown(wait=True)
+                pool = _new_pool(context, 1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 __all__ = [

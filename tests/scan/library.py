@@ -10,12 +10,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
-from cropperhead.geometry import Crop
+from cropperhead.geometry import Crop, crop_stored_to_display, crop_to_corners, largest_crop
 
 BLUE = (20, 40, 200)
 RED = (230, 20, 20)
+
+#: The stored frame of the generated photos.
+W, H = 64, 48
+#: A turned crop that fits a 64 x 48 photo, as Lightroom stores it (6 decimals).
+TURNED6 = Crop(*(round(v, 6) for v in largest_crop(W, H, 1.25, 4.0, center_px=(30, 26)).as_array()))
+#: A plain crop.
+PLAIN = Crop(0.1, 0.15, 0.85, 0.9, 0)
+
+
+def check_label(
+    line: dict[str, Any], crop_stored: Crop, width: int, height: int, orientation: int
+) -> None:
+    """Assert that a manifest line is ``crop_stored`` of a ``width x height`` file, shown."""
+    expected = crop_stored_to_display(crop_stored, width, height, orientation)
+    dw, dh = (width, height) if orientation < 5 else (height, width)
+    assert (line["width"], line["height"]) == (dw, dh)
+    got = Crop.from_dict(line["crop"])
+    np.testing.assert_allclose(got.as_array(), expected.as_array(), atol=1e-6)
+    # Corners poking out by less than the half-pixel slack are clipped into the frame.
+    corners = np.clip(crop_to_corners(expected, dw, dh) / [dw, dh], 0, 1)
+    np.testing.assert_allclose(line["corners"], corners, atol=1e-6)
 
 
 def xmp_packet(

@@ -12,9 +12,7 @@ from cropperhead.cli import main
 from cropperhead.geometry import Crop
 from cropperhead.scan import scan_library
 from cropperhead.scan.pipeline import KILL_HOOK_ENV
-from tests.scan.library import make_photo, read_lines, run_cli, snapshot, xmp_packet
-
-PLAIN = Crop(0.1, 0.15, 0.85, 0.9, 0)
+from tests.scan.library import PLAIN, make_photo, read_lines, run_cli, snapshot, xmp_packet
 
 
 def test_help_documents_every_option_with_examples():
@@ -53,6 +51,7 @@ def test_help_documents_every_option_with_examples():
         (["scan", "--out", "OUT", "--catalog", "MISSING.lrcat"], "does not exist"),
         (["scan", "--out", "OUT"], "nothing to scan"),
         (["scan", "SRC", "--out", "OUT", "--workers", "0"], "--workers"),
+        (["scan", "SRC", "--out", "SRC"], "SOURCE folder itself"),
     ],
 )
 def test_wrong_command_lines_fail_with_one_clear_line(tmp_path, args, message):
@@ -146,3 +145,19 @@ def test_kill_9_mid_scan_then_resume(tmp_path, monkeypatch):
     assert all((out / line["image"]).is_file() for line in lines)
     assert len(list((out / "images").glob("*.jpg"))) == 40
     assert snapshot(lib) == before
+
+
+def test_catalog_alone_needs_no_source(tmp_path):
+    from tests.metadata.lrcat_builder import CatalogBuilder, develop_text
+
+    photo = make_photo(tmp_path / "photos" / "IMG_0001.jpg")
+    with CatalogBuilder(tmp_path / "Lightroom Catalog.lrcat") as cat:
+        cat.add_photo(str(photo), width=64, height=48, develop=develop_text(crop=PLAIN))
+        cat.add_photo(str(tmp_path / "gone.jpg"), width=64, height=48)
+    out = tmp_path / "out"
+    result = run_cli("scan", "--catalog", str(cat.path), "--out", str(out), "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert "samples: 1 (lrcat 1)" in result.stdout
+    assert "missing-file 1" in result.stdout
+    (line,) = read_lines(out / "manifest.jsonl")
+    assert line["origin"] == "lrcat"

@@ -9,10 +9,17 @@ import pytest
 from cropperhead import imaging
 from cropperhead.geometry import Crop
 from cropperhead.scan import scan_library
-from tests.scan.library import by_source, make_photo, read_lines, xmp_packet
-from tests.scan.test_scan import PLAIN, TURNED6, check_label
-
-W, H = 64, 48
+from tests.scan.library import (
+    PLAIN,
+    TURNED6,
+    H,
+    W,
+    by_source,
+    check_label,
+    make_photo,
+    read_lines,
+    xmp_packet,
+)
 
 
 @pytest.fixture
@@ -215,3 +222,20 @@ def test_garbage_collection_touches_only_our_files(tmp_path, decodes):
     assert not manifest_temp.exists()
     assert all(path.read_bytes() == b"mine" for path in users)
     assert len(read_lines(out / "manifest.jsonl")) == 1
+
+
+def test_a_crashing_decoder_costs_one_photo(tmp_path, monkeypatch):
+    from cropperhead.scan.pipeline import CRASH_HOOK_ENV
+
+    lib, out = library(tmp_path / "lib", n=12), tmp_path / "out"
+    monkeypatch.setenv(CRASH_HOOK_ENV, "p3.jpg")
+    summary = scan(lib, out, workers=2)
+    assert summary.samples == 11
+    (record,) = read_lines(out / "skipped.jsonl")
+    assert record["reason"] == "unreadable"
+    assert record["source"].endswith("p3.jpg")
+    assert "crashed" in record["detail"]
+    # The next scan tries the photo again (here in-process, where the hook is inert).
+    monkeypatch.delenv(CRASH_HOOK_ENV)
+    again = scan(lib, out, workers=2)
+    assert (again.updated, again.unchanged, again.samples, again.skipped) == (1, 11, 12, 0)

@@ -8,26 +8,22 @@ from PIL import Image
 
 from cropperhead.geometry import (
     Crop,
-    crop_stored_to_display,
-    crop_to_corners,
-    largest_crop,
     points_stored_to_display,
 )
 from cropperhead.scan import scan_library
 from cropperhead.scan.manifest import MANIFEST_KEYS
 from tests.scan.library import (
+    PLAIN,
+    TURNED6,
+    H,
+    W,
     by_source,
+    check_label,
     make_photo,
     read_lines,
     snapshot,
     xmp_packet,
 )
-
-W, H = 64, 48
-# A turned crop that fits a 64 x 48 photo, as Lightroom would store it (6 decimals).
-TURNED = largest_crop(W, H, aspect=1.25, angle_deg=4.0, center_px=(30, 26))
-TURNED6 = Crop(*(round(v, 6) for v in TURNED.as_array()))
-PLAIN = Crop(0.1, 0.15, 0.85, 0.9, 0)
 
 
 def scan(root, out, **kw):
@@ -40,17 +36,6 @@ def outputs(out):
     return by_source(read_lines(out / "manifest.jsonl")), by_source(
         read_lines(out / "skipped.jsonl")
     )
-
-
-def check_label(line, crop_stored, width, height, orientation):
-    expected = crop_stored_to_display(crop_stored, width, height, orientation)
-    dw, dh = (width, height) if orientation < 5 else (height, width)
-    assert (line["width"], line["height"]) == (dw, dh)
-    got = Crop.from_dict(line["crop"])
-    np.testing.assert_allclose(got.as_array(), expected.as_array(), atol=1e-6)
-    # Corners poking out by less than the half-pixel slack are clipped into the frame.
-    corners = np.clip(crop_to_corners(expected, dw, dh) / [dw, dh], 0, 1)
-    np.testing.assert_allclose(line["corners"], corners, atol=1e-6)
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

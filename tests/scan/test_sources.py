@@ -13,10 +13,18 @@ from cropperhead.geometry import Crop, crop_stored_to_display, crop_to_corners
 from cropperhead.metadata import darktable
 from cropperhead.scan import scan_library
 from tests.metadata.lrcat_builder import CatalogBuilder, develop_text
-from tests.scan.library import by_source, make_photo, read_lines, snapshot, xmp_packet
-from tests.scan.test_scan import PLAIN, TURNED6, check_label
-
-W, H = 64, 48
+from tests.scan.library import (
+    PLAIN,
+    TURNED6,
+    H,
+    W,
+    by_source,
+    check_label,
+    make_photo,
+    read_lines,
+    snapshot,
+    xmp_packet,
+)
 
 
 def outputs(out):
@@ -228,7 +236,6 @@ def test_real_fixtures_folder(tmp_path, shared_fixtures):
     assert snapshot(lib) == before
 
 
-@pytest.mark.slow
 def test_real_fixtures_include_uncropped(tmp_path, shared_fixtures):
     lib, out = tmp_path / "fixtures", tmp_path / "out"
     shutil.copytree(shared_fixtures, lib)
@@ -266,3 +273,26 @@ def test_stored_crop_helper_sanity():
     np.testing.assert_allclose(
         crop_stored_to_display(TURNED6, W, H, 1).as_array(), TURNED6.as_array(), atol=1e-12
     )
+
+
+def test_prune_drops_photos_a_catalog_no_longer_lists(tmp_path):
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    photos = [make_photo(lib / f"p{i}.jpg") for i in range(2)]
+    path = tmp_path / "cat.lrcat"
+
+    def build(listed):
+        path.unlink(missing_ok=True)
+        with CatalogBuilder(path) as cat:
+            for photo in listed:
+                cat.add_photo(str(photo), width=W, height=H, develop=develop_text(crop=PLAIN))
+
+    build(photos)
+    scan_library([], out, catalogs=[path], workers=1, progress=False)
+    assert len(read_lines(out / "manifest.jsonl")) == 2
+    build(photos[1:])
+    scan_library([], out, catalogs=[path], workers=1, progress=False)
+    assert len(read_lines(out / "manifest.jsonl")) == 2
+    summary = scan_library([], out, catalogs=[path], workers=1, progress=False, prune=True)
+    assert summary.pruned == 1
+    (line,) = read_lines(out / "manifest.jsonl")
+    assert line["source"].endswith("p1.jpg")
