@@ -299,9 +299,24 @@ def load_display_image(path: Path, size: int, orientation: int | None = None) ->
         check_orientation(orientation)
     stored = read_stored_image(path, min_long_side=size)
     used = orientation if orientation is not None else (stored.exif_orientation or 1)
-    image = apply_orientation(resize_long_side(stored.image, size), used)
-    width, height = display_size(stored.width, stored.height, used)
-    return DisplayImage(image, int(width), int(height), used, stored.decoder)
+    return display_from_stored(stored, size, used)
+
+
+def display_from_stored(stored: StoredImage, size: int, orientation: int) -> DisplayImage:
+    """Turn a decoded stored frame to its display frame and resize its long side to ``size``.
+
+    Args:
+        stored: from :func:`read_stored_image`.
+        size: long side of the returned image (never enlarged).
+        orientation: EXIF orientation 1..8 to apply.
+
+    Returns:
+        The :class:`DisplayImage` (``width`` x ``height``: display size of the original).
+    """
+    check_orientation(orientation)
+    image = apply_orientation(resize_long_side(stored.image, size), orientation)
+    width, height = display_size(stored.width, stored.height, orientation)
+    return DisplayImage(image, int(width), int(height), orientation, stored.decoder)
 
 
 def save_jpeg(image: Image.Image, path: Path, quality: int = 95) -> None:

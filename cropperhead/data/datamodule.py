@@ -11,12 +11,15 @@ import hashlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from cropperhead.data.cache import CachedCropDataset, build_cache, cache_rows, collate_cached
 from cropperhead.data.dataset import CropDataset, DatasetError, Sample, read_manifest, usual_crop
+from cropperhead.data.gpu import GpuAugment
 from cropperhead.data.transforms import CropAugment
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,8 @@ class CropDataModule(pl.LightningDataModule):
         test_fraction: share of source photos used for the final test.
         augment: training augmentation preset (see data/transforms.py).
         seed: split seed.
+        cache: decode once into a memory-mapped uint8 cache in ``root`` (data/cache.py);
+            batches are then normalised and augmented on the device (data/gpu.py).
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class CropDataModule(pl.LightningDataModule):
         test_fraction: float = 0.15,
         augment: str = "default",
         seed: int = 42,
+        cache: bool = False,
     ) -> None:
         super().__init__()
         if not root:
@@ -109,6 +115,11 @@ class CropDataModule(pl.LightningDataModule):
         self.seed = seed
         self.splits: dict[str, list[Sample]] = {}
         self.usual_crop: tuple[float, ...] | None = None
+        self.cache = bool(cache)
+        # Built now so that a preset the cache cannot do is refused up front.
+        self.gpu_augment = GpuAugment(augment) if self.cache else None
+        self._cache_rows: dict[str, list[int]] = {}
+        self._letterbox_cache = None
 
     def prepare_data(self) -> None:
         """Build the demo library on first use (one process only)."""
@@ -116,6 +127,8 @@ class CropDataModule(pl.LightningDataModule):
             from cropperhead.data.demo import ensure_demo_dataset
 
             ensure_demo_dataset(self.root, n_photos=self.demo_photos)
+        if self.cache:
+            build_cache(self.root, self.image_size, workers=self.num_workers)
 
     def setup(self, stage: str | None = None) -> None:
         """Read the manifest, split by source photo and compute the usual-crop baseline."""
@@ -124,6 +137,9 @@ class CropDataModule(pl.LightningDataModule):
         samples = read_manifest(self.root)
         self.splits = split_samples(samples, self.seed, self.val_fraction, self.test_fraction)
         self.usual_crop = usual_crop(self.splits["train"])
+        if self.cache:
+            self._letterbox_cache = build_cache(self.root, self.image_size, self.num_workers)
+            self._cache_rows = {k: cache_rows(samples, v) for k, v in self.splits.items()}
         log.info(
             "training set %s: %d train, %d val, %d test samples",
             self.root,
@@ -131,8 +147,13 @@ class CropDataModule(pl.LightningDataModule):
         )
 
     def _loader(self, split: str, train: bool) -> DataLoader:
-        augment = CropAugment(self.augment) if train and self.augment != "none" else None
-        dataset = CropDataset(self.splits[split], self.image_size, augment)
+        collate_fn = None
+        if self.cache:
+            dataset = CachedCropDataset(self._letterbox_cache, self._cache_rows[split])
+            collate_fn = collate_cached
+        else:
+            augment = CropAugment(self.augment) if train and self.augment != "none" else None
+            dataset = CropDataset(self.splits[split], self.image_size, augment)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -141,7 +162,15 @@ class CropDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers and self.num_workers > 0,
+            collate_fn=collate_fn,
         )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """With ``cache``: normalise (and, when training, augment) on the device."""
+        if self.gpu_augment is None:
+            return batch
+        training = self.trainer is not None and self.trainer.training
+        return self.gpu_augment(batch, train=training)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled, augmented training batches."""

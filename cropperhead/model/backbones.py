@@ -54,8 +54,9 @@ def build_backbone(name: str, pretrained: bool | str = "auto") -> tuple[nn.Modul
         pretrained: ``"auto"``, ``True`` or ``False`` (see the module docstring).
 
     Returns:
-        ``(module, features)``: the module maps ``[B, 3, H, W]`` images (ImageNet
-        normalisation) to ``[B, features]`` pooled features.
+        ``(module, channels)``: the module maps ``[B, 3, H, W]`` images (ImageNet
+        normalisation) to ``[B, channels, H/32, W/32]`` feature maps (the ResNet up to
+        ``layer4``, without global pooling: where things are matters for a crop).
 
     Raises:
         ValueError: unknown name or pretrained value.
@@ -89,9 +90,23 @@ def build_backbone(name: str, pretrained: bool | str = "auto") -> tuple[nn.Modul
         else:
             model.load_state_dict(state)
             log.info("loaded ImageNet weights for %s", name)
-    features = model.fc.in_features
+    channels = model.fc.in_features
+    model.avgpool = nn.Identity()
     model.fc = nn.Identity()
-    return model, features
+    return _FeatureMaps(model), channels
+
+
+class _FeatureMaps(nn.Module):
+    """A torchvision ResNet's convolutional trunk (stem to layer4)."""
+
+    def __init__(self, resnet: nn.Module) -> None:
+        super().__init__()
+        self.resnet = resnet
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        r = self.resnet
+        x = r.maxpool(r.relu(r.bn1(r.conv1(images))))
+        return r.layer4(r.layer3(r.layer2(r.layer1(x))))
 
 
 def _load_weights(weights) -> dict[str, torch.Tensor]:

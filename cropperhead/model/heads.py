@@ -95,37 +95,54 @@ class CropParametrisation(nn.Module):
 
 
 class CropHead(nn.Module):
-    """Pooled backbone features -> valid crops.
+    """Backbone feature maps -> valid crops.
+
+    Global average pooling would throw away *where* things are, which is what a crop is
+    about; the head keeps a coarse ``grid x grid`` map of reduced channels instead.
 
     Args:
-        in_features: width of the pooled feature vector.
+        in_channels: channels of the backbone's feature map.
         max_angle: largest straighten angle in degrees.
         hidden: width of the hidden layer (0: a single linear layer).
         dropout: dropout before the last layer.
+        grid: side of the pooled spatial grid.
+        reduced: channels after the 1x1 reduction.
     """
 
     def __init__(
-        self, in_features: int, max_angle: float = 15.0, hidden: int = 256, dropout: float = 0.0
+        self,
+        in_channels: int,
+        max_angle: float = 15.0,
+        hidden: int = 256,
+        dropout: float = 0.0,
+        grid: int = 4,
+        reduced: int = 64,
     ):
         super().__init__()
+        self.reduce = nn.Sequential(
+            nn.Conv2d(in_channels, reduced, 1, bias=False),
+            nn.BatchNorm2d(reduced),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(grid),
+            nn.Flatten(),
+        )
+        # Plus one input: the photo's log aspect (where a crop can go depends on it).
+        width = reduced * grid * grid + 1
         layers: list[nn.Module] = []
-        width = in_features
         if hidden:
-            layers += [nn.Linear(in_features + 1, hidden), nn.GELU()]
+            layers += [nn.Linear(width, hidden), nn.GELU()]
             width = hidden
-        else:
-            width = in_features + 1
         layers += [nn.Dropout(dropout), nn.Linear(width, N_LOGITS)]
         self.mlp = nn.Sequential(*layers)
         self.parametrisation = CropParametrisation(max_angle=max_angle)
-        # Start near "a centred crop of most of the photo, unturned": a sane prior.
+        # Start at "a centred crop of most of the photo, unturned": a sane prior.
         last = self.mlp[-1]
         nn.init.zeros_(last.weight)
         with torch.no_grad():
             last.bias.copy_(torch.tensor([0.0, 0.0, 1.5, 0.0, 0.0]))
 
     def forward(self, features: Tensor, aspect: Tensor) -> Tensor:
-        """``[B, F]`` features and ``[B]`` aspects -> ``[B, 5]`` crops."""
-        # The photo's aspect is an input: where a crop can go depends on it.
-        log_aspect = torch.log(aspect.to(features)).unsqueeze(1)
-        return self.parametrisation(self.mlp(torch.cat([features, log_aspect], 1)), aspect)
+        """``[B, C, h, w]`` feature maps and ``[B]`` aspects -> ``[B, 5]`` crops."""
+        pooled = self.reduce(features).float()
+        log_aspect = torch.log(aspect.to(pooled)).unsqueeze(1)
+        return self.parametrisation(self.mlp(torch.cat([pooled, log_aspect], 1)), aspect)

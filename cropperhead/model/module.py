@@ -91,8 +91,8 @@ class CropRegressor(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.backbone, features = build_backbone(backbone, pretrained)
-        self.head = CropHead(features, max_angle=max_angle, hidden=head_hidden, dropout=dropout)
+        self.backbone, channels = build_backbone(backbone, pretrained)
+        self.head = CropHead(channels, max_angle=max_angle, hidden=head_hidden, dropout=dropout)
         self.criterion = CropLoss(**(loss or {}))
         self.optimizer_cfg = {
             "name": "adamw",
@@ -136,7 +136,7 @@ class CropRegressor(pl.LightningModule):
         Returns:
             ``[B, 5]`` display-frame crop records, valid by construction.
         """
-        return self.head(self._features(images).float(), aspect)
+        return self.head(self._features(images), aspect)
 
     def on_fit_start(self) -> None:
         """Take the usual-crop baseline from the DataModule's training split."""

@@ -507,17 +507,16 @@ def _process(photo: _Photo, config: ScanConfig, entry: Entry) -> None:
             entry["skipped"].append(skipped_record(job.photo, exc.reason, exc.detail))
             continue
         if orientation not in pictures:
-            picture = imaging.apply_orientation(stored.image, orientation)
-            pictures[orientation] = imaging.resize_long_side(picture, config.size)
+            pictures[orientation] = imaging.display_from_stored(stored, config.size, orientation)
+        shown = pictures[orientation]
         name = image_name(job.photo, sample_key, job.key)
-        imaging.save_jpeg(pictures[orientation], images_dir / name, quality=JPEG_QUALITY)
-        dw, dh = display_size(stored.width, stored.height, orientation)
+        imaging.save_jpeg(shown.image, images_dir / name, quality=JPEG_QUALITY)
         entry["samples"].append(
             manifest_record(
                 image=f"{IMAGES_DIR}/{name}",
                 source=str(job.photo),
-                width=int(dw),
-                height=int(dh),
+                width=shown.width,
+                height=shown.height,
                 crop={k: _round(v) for k, v in crop.to_dict().items()},
                 corners=[[_round(x), _round(y)] for x, y in corners],
                 origin=chosen.origin,
@@ -538,6 +537,36 @@ def _read_sidecar(path: Path) -> Sidecar:
     if len(packet) > MAX_SIDECAR_BYTES:
         return Sidecar(path, None, (BAD_METADATA, f"larger than {MAX_SIDECAR_BYTES} bytes"))
     return Sidecar(path, packet)
+
+
+def load_photo(path: Path, size: int) -> imaging.DisplayImage:
+    """A photo in its display frame exactly as the scan shows it, for predict and reports.
+
+    The orientation follows the scan's rule for a photo outside any catalog: the
+    tiff:Orientation of its XMP (sidecars, then embedded), else its EXIF orientation,
+    else 1.
+
+    Args:
+        path: the photo.
+        size: long side of the returned picture (never enlarged).
+
+    Returns:
+        The display-frame picture; ``width``/``height`` are the original's display size.
+
+    Raises:
+        SkipError: the photo cannot be decoded (unreadable, unsupported).
+    """
+    path = walker.absolute(Path(path))
+    sidecars = tuple(_read_sidecar(p) for p in walker.find_sidecars(path, {}))
+    job = PhotoJob(photo=path, key="", sidecars=sidecars)
+    photo = _Photo(job, ScanConfig(out=path.parent, size=size))
+    stored = photo.stored
+    if isinstance(stored, SkipError):
+        raise stored
+    orientation = next(
+        (o for o in (photo.xmp_orientation, stored.exif_orientation) if _valid_orientation(o)), 1
+    )
+    return imaging.display_from_stored(stored, size, orientation)
 
 
 def photo_key(

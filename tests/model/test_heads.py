@@ -64,8 +64,8 @@ def test_gradients_flow_to_every_logit():
 
 
 def test_head_uses_the_photo_aspect():
-    head = CropHead(16, hidden=8)
-    feats = torch.randn(4, 16)
+    head = CropHead(16, hidden=8).eval()
+    feats = torch.randn(4, 16, 3, 3)
     wide = head(feats, torch.full((4,), 3.0))
     tall = head(feats, torch.full((4,), 1 / 3))
     _check_valid(wide, torch.full((4,), 3.0), 15.0)
