@@ -153,11 +153,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-import defusedxml
 import numpy as np
-from defusedxml import ElementTree as DefusedET
 
 from cropperhead.geometry import (
     Crop,
@@ -175,6 +173,7 @@ from cropperhead.metadata.types import (
     DevelopSettings,
     SkipError,
 )
+from cropperhead.metadata.xmp import parse_packet
 
 logger = logging.getLogger(__name__)
 
@@ -183,8 +182,6 @@ RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DT = "{" + DT_NS + "}"
 _RDF = "{" + RDF_NS + "}"
 
-#: Packets above this size are refused (a darktable sidecar is tens of kilobytes).
-MAX_PACKET_BYTES = 16 * 1024 * 1024
 #: A decompressed ``gz`` params blob may not exceed this (the largest struct is ~1 KiB).
 MAX_PARAMS_BYTES = 1024 * 1024
 
@@ -203,7 +200,6 @@ _RELEVANT = frozenset(_V30_ORDER)
 
 _GZ_RE = re.compile(r"gz\d\d")
 _NS_DECL_RE = re.compile(rb"xmlns:([A-Za-z_][\w.\-]*)\s*=\s*[\"']http://darktable\.sf\.net/[\"']")
-_XPACKET_END_RE = re.compile(rb"<\?xpacket\s+end\s*=\s*['\"][rw]['\"]\s*\?>")
 
 Perspective = Literal["ignore", "skip"]
 _Back = Callable[[np.ndarray], np.ndarray]
@@ -552,31 +548,6 @@ def is_darktable_xmp(packet: bytes) -> bool:
     return False
 
 
-def _parse(packet: bytes) -> Element:
-    if isinstance(packet, str):
-        packet = packet.encode("utf-8")
-    elif isinstance(packet, (bytearray, memoryview)):
-        packet = bytes(packet)
-    elif not isinstance(packet, bytes):
-        raise TypeError(f"an XMP packet must be bytes, got {type(packet).__name__}")
-    if len(packet) > MAX_PACKET_BYTES:
-        raise SkipError(BAD_METADATA, f"XMP of {len(packet)} bytes exceeds {MAX_PACKET_BYTES}")
-    data = packet.strip(b"\x00 \t\r\n")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:].lstrip()
-    end = _XPACKET_END_RE.search(data)
-    if end is not None:
-        data = data[: end.end()]
-    if not data:
-        raise SkipError(BAD_METADATA, "empty XMP")
-    try:
-        return DefusedET.fromstring(data, forbid_dtd=True)
-    except defusedxml.DefusedXmlException as exc:
-        raise SkipError(BAD_METADATA, f"unsafe XMP refused ({type(exc).__name__})") from exc
-    except ParseError as exc:
-        raise SkipError(BAD_METADATA, f"malformed XMP: {exc}") from exc
-
-
 def _simple_values(elem: Element) -> dict[str, str]:
     """``darktable:*`` attributes and simple child elements of ``elem``, by local name.
 
@@ -648,7 +619,7 @@ def _history_entries(history: Element) -> list[HistoryEntry]:
 
 
 def _read(packet: bytes) -> tuple[DarktableHistory | None, dict[str, str]]:
-    root = _parse(packet)
+    root = parse_packet(packet)
     # Top-level descriptions only: an rdf:li may nest one for its own entry.
     rdfs = [root] if root.tag == _RDF + "RDF" else list(root.iter(_RDF + "RDF"))
     descriptions = [d for rdf in rdfs for d in rdf if d.tag == _RDF + "Description"]

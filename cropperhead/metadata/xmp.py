@@ -244,7 +244,7 @@ def _recode_to_utf8(packet: bytes) -> bytes:
     return re.sub(r"^\s*<\?xml[^>]*\?>", "", text).encode("utf-8")
 
 
-def _parse(packet: bytes | str) -> Element:
+def parse_packet(packet: bytes | str) -> Element:
     """Parse one packet safely; every failure is ``SkipError(BAD_METADATA)``."""
     data = _clean_packet(packet)
     if not data:
@@ -313,7 +313,7 @@ def read_xmp_properties(packet: bytes | str) -> dict[tuple[str, str], str | None
     Raises:
         SkipError: BAD_METADATA for malformed or unsafe XML or an oversized packet.
     """
-    root = _parse(packet)
+    root = parse_packet(packet)
     props: _Properties = {}
     for desc in _top_level_descriptions(root):
         for name, value in desc.attrib.items():
@@ -817,7 +817,7 @@ def merge_crop_into_xmp(existing: bytes | None, crop: Crop) -> bytes:
     if data.startswith(_UNICODE_BOMS):
         raise ValueError("only UTF-8 XMP can be edited; this packet is UTF-16/32")
     try:
-        _parse(data)
+        parse_packet(data)
     except SkipError as exc:
         raise ValueError(f"existing XMP cannot be edited safely: {exc.detail}") from exc
     first = len(data) - len(data.lstrip(_PADDING))
