@@ -12,7 +12,10 @@ from cropperhead import __version__
 
 #: Modules that each define ``add_parser(subparsers)`` for one subcommand, in help order.
 #: Imported lazily so that ``cropperhead --help`` stays fast.
-SUBCOMMAND_MODULES = ("cropperhead.scan.cli",)
+SUBCOMMAND_MODULES = (
+    "cropperhead.scan.cli",
+    "cropperhead.report.cli",
+)
 
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:

@@ -5,7 +5,7 @@ import torch
 
 from cropperhead.data import CropDataModule, DatasetError, read_manifest
 from cropperhead.data.datamodule import split_samples
-from cropperhead.data.dataset import Sample, usual_crop
+from cropperhead.data.manifest import Sample, usual_crop
 from cropperhead.geometry import Crop
 
 

@@ -1,0 +1,253 @@
+"""``cropperhead evaluate``, ``cropperhead report`` and ``cropperhead stats``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+EVALUATE_DESCRIPTION = """\
+Score suggested crops against the photographer's own. Each prediction is matched to the
+manifest samples of the same photo by "source" (a photo with virtual copies is compared
+against each copy), and scored in the photo's display pixels: mean and median rotated
+IoU, the share of samples with IoU > 0.8, boundary displacement error (BDE, fractions of
+the frame) and angle MAE. The same samples are scored for two baselines: the full frame
+(no crop) and "my usual crop" (the median of each crop coordinate in the manifest, or in
+the training split with --split)."""
+
+EVALUATE_EPILOG = """\
+examples:
+  cropperhead evaluate --manifest DS/manifest.jsonl --predictions preds.jsonl
+      the table: model vs baselines, matched and unmatched counts
+  cropperhead evaluate --manifest DS --predictions preds.jsonl --split test --split-seed 42
+      only the photos a training run with seed=42 held out for testing
+  cropperhead evaluate --manifest DS --predictions preds.jsonl --json | jq .model.iou_mean
+      everything as JSON, per-sample scores included
+
+exit status: 0 on success, 2 for a wrong command line or input (a missing or malformed
+file, or no prediction matching any sample)."""
+
+REPORT_DESCRIPTION = """\
+Write a self-contained HTML contact sheet of suggested crops: one card per photo with
+its thumbnail (as the scan orients it), the suggested crop (red), and with --manifest the
+photographer's own crop (green, dashed) and their IoU. Cards sort by name, confidence or
+IoU; the page loads nothing from the network and works offline. Photos that cannot be
+read are listed with the reason."""
+
+REPORT_EPILOG = """\
+examples:
+  cropperhead report preds.jsonl --out report.html
+      the suggestions alone
+  cropperhead report preds.jsonl --out report.html --manifest DS/manifest.jsonl
+      next to the photographer's crops, with IoU; open report.html#sort=iou-asc for the
+      worst first
+  cropperhead report preds.jsonl --out big.html --thumb-size 480
+      larger thumbnails
+
+exit status: 0 on success (unreadable photos are listed in the page), 2 for a wrong
+command line or input."""
+
+STATS_DESCRIPTION = """\
+Describe a photographer's cropping habit from a scanned data set: histograms of the
+straighten angle, the output aspect ratio (width/height of the cropped picture), the
+crop scale (crop area / photo area) and the crop centre with rule-of-thirds lines, as
+one PNG, and a text summary (median and IQR of each, share of turned crops, the common
+aspect ratios, where the crops came from)."""
+
+STATS_EPILOG = """\
+examples:
+  cropperhead stats ~/cropperhead-data
+      summary on stdout, histograms in ./stats.png
+  cropperhead stats DS --out habit.png
+  cropperhead stats DS --json --no-plot
+      the summary as JSON only
+
+exit status: 0 on success, 2 for a wrong command line or input."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate``, ``report`` and ``stats`` subcommands."""
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    ev = subparsers.add_parser(
+        "evaluate",
+        help="score predictions against the photographer's crops and two baselines",
+        description=EVALUATE_DESCRIPTION,
+        epilog=EVALUATE_EPILOG,
+        formatter_class=formatter,
+    )
+    ev.add_argument(
+        "--manifest",
+        required=True,
+        type=Path,
+        metavar="DATASET/manifest.jsonl",
+        help="the manifest of `cropperhead scan` (or its folder). Example: --manifest DS",
+    )
+    ev.add_argument(
+        "--predictions",
+        required=True,
+        type=Path,
+        metavar="PRED.jsonl",
+        help="what `python predict.py` wrote. Example: --predictions preds.jsonl",
+    )
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.add_argument(
+        "--split",
+        choices=("all", "train", "val", "test"),
+        default="all",
+        help="evaluate only the samples of this split, split as training does "
+        "(default: %(default)s). Example: --split test",
+    )
+    ev.add_argument(
+        "--split-seed",
+        type=int,
+        default=42,
+        metavar="N",
+        help="the training run's seed (default: %(default)s, as conf/train.yaml)",
+    )
+    ev.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.15,
+        metavar="F",
+        help="the training run's data.val_fraction (default: %(default)s)",
+    )
+    ev.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.15,
+        metavar="F",
+        help="the training run's data.test_fraction (default: %(default)s)",
+    )
+    ev.set_defaults(func=run_evaluate)
+
+    rp = subparsers.add_parser(
+        "report",
+        help="an HTML contact sheet of suggested crops",
+        description=REPORT_DESCRIPTION,
+        epilog=REPORT_EPILOG,
+        formatter_class=formatter,
+    )
+    rp.add_argument(
+        "predictions", type=Path, metavar="PRED.jsonl", help="what `python predict.py` wrote"
+    )
+    rp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="report.html",
+        help="the page to write (default: PRED.jsonl with .html). Example: --out report.html",
+    )
+    rp.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        metavar="DATASET/manifest.jsonl",
+        help="draw the photographer's crops of the photos it knows, with the IoU",
+    )
+    rp.add_argument(
+        "--thumb-size",
+        type=int,
+        default=320,
+        metavar="PIXELS",
+        help="long side of the thumbnails (default: %(default)s)",
+    )
+    rp.set_defaults(func=run_report)
+
+    st = subparsers.add_parser(
+        "stats",
+        help="histograms and a summary of the photographer's cropping habit",
+        description=STATS_DESCRIPTION,
+        epilog=STATS_EPILOG,
+        formatter_class=formatter,
+    )
+    st.add_argument(
+        "dataset",
+        type=Path,
+        metavar="DATASET_DIR",
+        help="the --out folder of `cropperhead scan` (or its manifest.jsonl)",
+    )
+    st.add_argument(
+        "--out",
+        type=Path,
+        default=Path("stats.png"),
+        metavar="stats.png",
+        help="the PNG to write (default: %(default)s)",
+    )
+    st.add_argument("--no-plot", action="store_true", help="only the summary, no PNG")
+    st.add_argument("--json", action="store_true", help="print the summary as JSON")
+    st.set_defaults(func=run_stats)
+
+
+def _error(command: str, message: str, status: int = 2) -> int:
+    print(f"cropperhead {command}: error: {message}", file=sys.stderr)
+    return status
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Run ``cropperhead evaluate``; returns the exit status."""
+    from cropperhead.report.evaluate import evaluate_split
+    from cropperhead.report.predictions import ReportError, load_samples, read_predictions
+
+    try:
+        predictions = read_predictions(args.predictions)
+        samples = load_samples(args.manifest)
+        result = evaluate_split(
+            samples,
+            predictions,
+            args.split,
+            seed=args.split_seed,
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+        )
+    except ReportError as exc:
+        return _error("evaluate", str(exc))
+    except ValueError as exc:
+        logger.debug("evaluate failed", exc_info=True)
+        return _error("evaluate", str(exc).splitlines()[0] if str(exc) else repr(exc))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.format_table())
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Run ``cropperhead report``; returns the exit status."""
+    from cropperhead.report.html import write_report
+    from cropperhead.report.predictions import ReportError
+
+    out = args.out if args.out is not None else args.predictions.with_suffix(".html")
+    try:
+        written = write_report(args.predictions, out, args.manifest, args.thumb_size)
+    except ReportError as exc:
+        return _error("report", str(exc))
+    except OSError as exc:
+        return _error("report", f"cannot write {out}: {exc.strerror or exc}")
+    print(f"wrote {written}")
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    """Run ``cropperhead stats``; returns the exit status."""
+    from cropperhead.report.predictions import ReportError
+    from cropperhead.report.stats import dataset_stats
+
+    out = None if args.no_plot else args.out
+    try:
+        stats = dataset_stats(args.dataset, out)
+    except ReportError as exc:
+        return _error("stats", str(exc))
+    except OSError as exc:
+        return _error("stats", f"cannot write {out}: {exc.strerror or exc}")
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=2))
+    else:
+        print(stats.format())
+        if out is not None:
+            print(f"\nwrote {out}")
+    return 0
