@@ -17,13 +17,18 @@ Named presets (``data.augment``): ``none`` (evaluation), ``light`` (flip + colou
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
-import albumentations as A  # noqa: N812
-import cv2
-import numpy as np
+# albumentations asks PyPI for a newer version when imported: a network call (and a
+# warning on stderr) on every start, and offline machines have no network. Opt out.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from cropperhead.geometry import Crop, crop_is_inside, crop_to_corners
+import albumentations as A  # noqa: E402, N812
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cropperhead.geometry import Crop, crop_is_inside, crop_to_corners  # noqa: E402
 
 log = logging.getLogger(__name__)
 

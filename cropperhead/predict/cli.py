@@ -1,0 +1,77 @@
+"""``cropperhead export``: the command line of :func:`cropperhead.predict.export.export_model`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+Export a trained crop model (a train.py checkpoint) to ONNX or TorchScript, so that it
+runs without Lightning: inputs images [B,3,S,S] (float32, letterboxed, ImageNet-normalised)
+and aspect [B] (display width / height), output crops [B,5] (left, top, right, bottom,
+angle; display frame); the batch size is free. The image size, backbone, normalisation and
+versions are stored inside the file. `python predict.py ckpt_path=MODEL.onnx input=...`
+runs the exported file. The export is checked against the checkpoint before it is kept."""
+
+EPILOG = """\
+examples:
+  cropperhead export logs/train/runs/2026-01-01_10-00-00/checkpoints/last.ckpt
+      writes last.onnx beside the checkpoint
+  cropperhead export last.ckpt --format torchscript --out cropper.pt
+  cropperhead export last.ckpt --format onnx --out cropper.onnx --opset 17
+
+exit status: 0 when the file was written and verified, 2 for a bad checkpoint or option."""
+
+#: Kept equal to cropperhead.predict.export's (not imported: torch would slow --help down).
+FORMATS = ("onnx", "torchscript")
+DEFAULT_OPSET = 18
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``export`` subcommand to the top-level parser."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a trained model to ONNX or TorchScript (runs without Lightning)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("ckpt", type=Path, metavar="CKPT", help="a checkpoint from train.py")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="onnx",
+        help="onnx (onnxruntime, any language) or torchscript (torch.jit.load); "
+        "default: %(default)s",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="file to write (default: beside CKPT, .onnx or .pt)",
+    )
+    parser.add_argument(
+        "--opset",
+        type=int,
+        metavar="N",
+        help=f"ONNX opset version (default: {DEFAULT_OPSET})",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export; print the written file; one-line error and status 2 on a user error."""
+    from cropperhead.predict.export import ExportError, export_model
+    from cropperhead.predict.models import ModelLoadError
+
+    try:
+        result = export_model(args.ckpt, args.format, args.out, args.opset)
+    except (ExportError, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {result.path} ({result.format}; max |difference| from the checkpoint "
+        f"{result.max_abs_diff:.1e})"
+    )
+    return 0

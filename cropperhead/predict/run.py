@@ -1,0 +1,539 @@
+"""``python predict.py``'s body: find the photos, predict, write JSONL/CSV and XMP, summarise.
+
+    python predict.py ckpt_path=CKPT input=PATH [output=PRED.jsonl] [format=jsonl|csv]
+        [write_xmp=true] [xmp_target=auto|stem|name|both] [overwrite=false] [dry_run=false]
+        [aspect=free|original|3:2|2:3|4:5|5:4|1:1|16:9|W:H] [device=auto] [batch_size=16]
+        [num_workers=N] [confidence=auto|true|false] [report=false]
+
+``input`` is a photo, a folder (walked recursively like ``cropperhead scan``: RAW files
+included, hidden folders skipped, symbolic links followed once) or a glob
+(``'~/Pictures/2024-*/*.CR2'``, ``**`` recursive; quote it for the shell); a list
+(``input=[a,b]``) combines them. ``output`` defaults to ``predictions.jsonl`` (or
+``.csv``) in Hydra's run folder, ``logs/predict/runs/<date>_<time>/``.
+
+Output, one record per predicted photo, in input order (docs/interfaces.md)::
+
+    {"source": "/abs/IMG_1.CR2", "width": 6000, "height": 4000,
+     "crop": {"left": ..., "top": ..., "right": ..., "bottom": ..., "angle": ...},
+     "corners": [[x, y] x 4],              # TL, TR, BR, BL, normalised by W', H'
+     "orientation": 6,                     # EXIF orientation applied (stored -> display)
+     "confidence": 0.93,                   # mirror agreement (IoU), see predictor.py
+     "model_crop": {...}, "aspect": "3:2", # aspect != free: the crop before the lock
+     "xmp": {"action": "written", "files": [...], "detail": "..."}}  # write_xmp=true
+
+``format=csv`` writes the same fields flat (``left``..``angle``, ``tl_x``..``bl_y``,
+``model_left``.., ``xmp_action``, ``xmp_files``). Photos that cannot be read are
+skipped with a warning and counted in the closing summary; the exit status stays 0.
+Problems that stop the run before it starts (missing or unusable checkpoint, no photos
+found, bad option values) print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
+from cropperhead.geometry import Crop, crop_to_corners
+from cropperhead.metadata.types import UNSUPPORTED
+from cropperhead.predict.aspect import parse_aspect, snap_crop_to_aspect
+from cropperhead.predict.errors import ModelLoadError, PredictError
+from cropperhead.predict.writeback import (
+    KEPT,
+    SKIPPED,
+    WRITTEN,
+    XMP_TARGETS,
+    WritebackResult,
+    write_crop,
+)
+from cropperhead.scan import walker
+
+if TYPE_CHECKING:  # torch and Lightning load on use: option errors come back at once
+    from cropperhead.predict.predictor import Prediction
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("jsonl", "csv")
+#: The scan's default ``--size`` (``predictor.DEFAULT_DECODE_SIZE``).
+DEFAULT_DECODE_SIZE = 512
+#: Digits kept in the crop and corner values (as the scan's manifest).
+DIGITS = 9
+_CROP_KEYS = ("left", "top", "right", "bottom", "angle")
+_CORNER_KEYS = ("tl_x", "tl_y", "tr_x", "tr_y", "br_x", "br_y", "bl_x", "bl_y")
+
+
+@dataclass
+class PredictOptions:
+    """Everything ``predict.py`` takes (conf/predict.yaml documents each key)."""
+
+    ckpt_path: Path
+    inputs: list[str]
+    output: Path
+    format: str = "jsonl"
+    aspect: str = "free"
+    write_xmp: bool = False
+    xmp_target: str = "auto"
+    overwrite: bool = False
+    dry_run: bool = False
+    backup: bool = True
+    device: str = "auto"
+    batch_size: int = 16
+    num_workers: int | None = None
+    decode_size: int = DEFAULT_DECODE_SIZE
+    confidence: bool | None = None
+    progress: bool = True
+    report: bool = False
+    report_path: Path | None = None
+    manifest: Path | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> PredictOptions:
+        """Build from the composed conf/predict.yaml (a DictConfig or a dict).
+
+        Raises:
+            PredictError: a required value (``???``) is missing or an option does not
+                resolve (e.g. a bad interpolation).
+        """
+        from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+        hints = {
+            "ckpt_path": "a checkpoint from train.py or a model from `cropperhead export`",
+            "input": "a photo, a folder or a glob",
+        }
+
+        def get(key: str, default: Any = None) -> Any:
+            try:
+                return cfg.get(key, default)
+            except MissingMandatoryValue as exc:
+                raise PredictError(f"{key}= is required: {hints.get(key, 'give a value')}") from exc
+            except OmegaConfBaseException as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise PredictError(f"{key}: {first}") from exc
+
+        def path_or_none(value: Any) -> Path | None:
+            return None if value in (None, "") else Path(str(value)).expanduser()
+
+        raw_input = get("input")
+        if raw_input is None or (isinstance(raw_input, str) and not raw_input.strip()):
+            raise PredictError(f"input= is required: {hints['input']}")
+        inputs = [raw_input] if isinstance(raw_input, (str, Path)) else list(raw_input)
+        fmt = str(get("format", "jsonl")).lower()
+        output = get("output")
+        ckpt = get("ckpt_path")
+        if ckpt in (None, ""):
+            raise PredictError(f"ckpt_path= is required: {hints['ckpt_path']}")
+        return cls(
+            ckpt_path=Path(str(ckpt)).expanduser(),
+            inputs=[str(i) for i in inputs],
+            output=Path(str(output)).expanduser() if output else Path(f"predictions.{fmt}"),
+            format=fmt,
+            aspect=str(get("aspect", "free")),
+            write_xmp=bool(get("write_xmp", False)),
+            xmp_target=str(get("xmp_target", "auto")),
+            overwrite=bool(get("overwrite", False)),
+            dry_run=bool(get("dry_run", False)),
+            backup=bool(get("backup", True)),
+            device=str(get("device", "auto")),
+            batch_size=int(get("batch_size", 16)),
+            num_workers=None if get("num_workers") is None else int(get("num_workers")),
+            decode_size=int(get("decode_size", DEFAULT_DECODE_SIZE)),
+            confidence=_tristate(get("confidence", "auto"), "confidence"),
+            progress=bool(get("progress", True)),
+            report=bool(get("report", False)),
+            report_path=path_or_none(get("report_path")),
+            manifest=path_or_none(get("manifest")),
+        )
+
+    def check(self) -> None:
+        """Reject bad option values up front.
+
+        Raises:
+            PredictError: naming the option and its value.
+        """
+        if self.format not in FORMATS:
+            raise PredictError(f"format must be jsonl or csv, got {self.format!r}")
+        try:
+            parse_aspect(self.aspect)
+        except ValueError as exc:
+            raise PredictError(str(exc)) from exc
+        if self.xmp_target not in XMP_TARGETS:
+            raise PredictError(
+                f"xmp_target must be one of {', '.join(XMP_TARGETS)}, got {self.xmp_target!r}"
+            )
+        if self.batch_size < 1:
+            raise PredictError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.num_workers is not None and self.num_workers < 0:
+            raise PredictError(f"num_workers must be 0 or more, got {self.num_workers}")
+        if self.decode_size < 1:
+            raise PredictError(f"decode_size must be positive, got {self.decode_size}")
+        if self.report and self.format != "jsonl":
+            raise PredictError("report=true reads the JSONL predictions: use format=jsonl")
+        if self.dry_run and not self.write_xmp:
+            logger.info("dry_run=true only matters with write_xmp=true")
+
+
+def _tristate(value: Any, name: str) -> bool | None:
+    """``auto``/None -> None, booleans (and true/false text) -> bool."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text == "auto":
+        return None
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise PredictError(f"{name} must be auto, true or false, got {value!r}")
+
+
+@dataclass
+class PredictSummary:
+    """What a run did."""
+
+    output: Path
+    model: str = ""
+    device: str = ""
+    predicted: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    xmp: Counter = field(default_factory=Counter)
+    dry_run: bool = False
+    seconds: float = 0.0
+    report: Path | None = None
+    report_error: str | None = None
+
+    def format(self) -> str:
+        """The closing summary, a few lines."""
+        rate = self.predicted / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"predicted {self.predicted} photos in {self.seconds:.1f} s ({rate:.2f} photos/s) "
+            f"with {self.model} on {self.device}",
+        ]
+        skipped = sum(self.skipped.values())
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
+        lines.append(f"skipped {skipped}" + (f" ({reasons})" if reasons else ""))
+        lines.append(f"predictions: {self.output}")
+        if self.xmp:
+            parts = ", ".join(f"{k} {v}" for k, v in sorted(self.xmp.items()))
+            suffix = " (dry run: nothing written)" if self.dry_run else ""
+            lines.append(f"xmp: {parts}{suffix}")
+        if self.report is not None:
+            lines.append(f"report: {self.report}")
+        if self.report_error is not None:
+            lines.append(f"report: not written ({self.report_error})")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A file named by ``input=`` (or found by the walk) that is not a readable photo."""
+
+    source: Path
+    reason: str
+    detail: str
+
+
+def find_photos(inputs: Sequence[str | Path]) -> tuple[list[Path], list[Unsupported]]:
+    """The photos named by ``input=``: files, folders (walked) and globs.
+
+    Args:
+        inputs: paths or glob patterns (``~`` expanded).
+
+    Returns:
+        ``(photos, unsupported)``: absolute photo paths without duplicates, in walk order
+        (sorted per source), and skip records for files given or found that are not
+        readable photos (``unsupported``).
+
+    Raises:
+        PredictError: a path that is neither an existing file/folder nor a matching glob.
+    """
+    sources: list[Path] = []
+    for item in inputs:
+        text = os.path.expanduser(str(item))
+        if os.path.exists(text):
+            sources.append(Path(text))
+        elif glob.has_magic(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            # A glob picks photos, sidecars and folders; other matching files are ignored.
+            sources += [
+                Path(m)
+                for m in matches
+                if os.path.isdir(m) or walker.is_photo(Path(m)) or walker.is_sidecar(Path(m))
+            ]
+        else:
+            raise PredictError(f"input {item}: no such file or folder")
+    if not sources:
+        return [], []
+    try:
+        found = walker.walk_sources(sources)
+    except FileNotFoundError as exc:
+        raise PredictError(f"input: {exc}") from exc
+    photos = list(dict.fromkeys(found.photos))
+    unsupported = [
+        Unsupported(path, UNSUPPORTED, f"not a photo format CropperHead reads ({path.suffix})")
+        for path, _ in found.unsupported
+    ]
+    return photos, unsupported
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _round(value: float) -> float:
+    value = round(float(value), DIGITS)
+    return 0.0 if value == 0 else value
+
+
+def crop_record(crop: Crop) -> dict[str, float]:
+    """The crop record with values rounded to 9 decimals."""
+    return {k: _round(v) for k, v in crop.to_dict().items()}
+
+
+def corners_record(crop: Crop, width: int, height: int) -> list[list[float]]:
+    """TL, TR, BR, BL normalised by the display size, clipped to [0, 1]."""
+    pts = crop_to_corners(crop, width, height) / (width, height)
+    return [[_round(min(max(x, 0.0), 1.0)), _round(min(max(y, 0.0), 1.0))] for x, y in pts]
+
+
+def prediction_record(
+    pred: Prediction,
+    crop: Crop,
+    aspect: str | None = None,
+    writeback: WritebackResult | None = None,
+) -> dict[str, Any]:
+    """One output line (docs/interfaces.md plus the extra keys of the module docstring).
+
+    Args:
+        pred: the model's prediction.
+        crop: the crop to report (the prediction, or its aspect-locked version).
+        aspect: the ``aspect=`` value when locked, else None.
+        writeback: the XMP outcome when ``write_xmp``.
+    """
+    record: dict[str, Any] = {
+        "source": str(pred.source),
+        "width": int(pred.width),
+        "height": int(pred.height),
+        "crop": crop_record(crop),
+        "corners": corners_record(crop, pred.width, pred.height),
+        "orientation": pred.orientation,
+    }
+    if pred.confidence is not None:
+        record["confidence"] = round(float(pred.confidence), 6)
+    if aspect is not None:
+        record["aspect"] = aspect
+        record["model_crop"] = crop_record(pred.crop)
+    if writeback is not None:
+        record["xmp"] = {
+            "action": writeback.action,
+            "files": [str(t) for t in writeback.targets],
+            **({"reason": writeback.reason} if writeback.reason else {}),
+            **({"detail": writeback.detail} if writeback.detail else {}),
+        }
+    return record
+
+
+def flat_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A JSONL record as one CSV row."""
+    row: dict[str, Any] = {
+        "source": record["source"],
+        "width": record["width"],
+        "height": record["height"],
+    }
+    row.update({k: record["crop"][k] for k in _CROP_KEYS})
+    row.update(dict(zip(_CORNER_KEYS, [v for xy in record["corners"] for v in xy], strict=True)))
+    row["orientation"] = record["orientation"]
+    if "confidence" in record:
+        row["confidence"] = record["confidence"]
+    if "model_crop" in record:
+        row["aspect"] = record["aspect"]
+        row.update({f"model_{k}": record["model_crop"][k] for k in _CROP_KEYS})
+    if "xmp" in record:
+        row["xmp_action"] = record["xmp"]["action"]
+        row["xmp_files"] = ";".join(record["xmp"]["files"])
+        row["xmp_detail"] = record["xmp"].get("detail", "")
+    return row
+
+
+def csv_columns(options: PredictOptions, confidence: bool) -> list[str]:
+    """The CSV header for these options (``confidence``: whether records carry it)."""
+    columns = ["source", "width", "height", *_CROP_KEYS, *_CORNER_KEYS, "orientation"]
+    if confidence:
+        columns.append("confidence")
+    if parse_aspect(options.aspect) is not None:
+        columns += ["aspect", *(f"model_{k}" for k in _CROP_KEYS)]
+    if options.write_xmp:
+        columns += ["xmp_action", "xmp_files", "xmp_detail"]
+    return columns
+
+
+class RecordWriter:
+    """Streams records to a JSONL or CSV file (flushed per record)."""
+
+    def __init__(self, handle: TextIO, fmt: str, columns: Sequence[str]) -> None:
+        self.handle = handle
+        self.fmt = fmt
+        self.csv = csv.DictWriter(handle, fieldnames=list(columns)) if fmt == "csv" else None
+        if self.csv is not None:
+            self.csv.writeheader()
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record."""
+        if self.csv is not None:
+            self.csv.writerow(flat_record(record))
+        else:
+            self.handle.write(json.dumps(record) + "\n")
+        self.handle.flush()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _report_writer() -> Callable[..., Path]:
+    try:
+        from cropperhead.report import write_report
+    except ImportError as exc:
+        raise PredictError(
+            "report=true: the HTML report is not available in this CropperHead yet "
+            f"(cropperhead.report.write_report: {exc}); run without report=true"
+        ) from exc
+    return write_report
+
+
+def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print) -> PredictSummary:
+    """Run a prediction: photos in, records (and XMP) out.
+
+    Args:
+        options: the run's options.
+        echo: where the dry-run lines go (stdout for the command line).
+
+    Returns:
+        The summary.
+
+    Raises:
+        PredictError: bad options, no photos found.
+        ModelLoadError: the checkpoint cannot be used.
+    """
+    options.check()
+    write_report = _report_writer() if options.report else None
+    ratio_spec = parse_aspect(options.aspect)
+    if not options.ckpt_path.exists():
+        raise ModelLoadError(f"no checkpoint at {options.ckpt_path}")
+    photos, unsupported = find_photos(options.inputs)
+    if not photos:
+        extra = f" ({len(unsupported)} unsupported files)" if unsupported else ""
+        raise PredictError(
+            f"no photos found in {', '.join(map(str, options.inputs))}{extra}: give a photo, "
+            "a folder or a glob of JPEG/TIFF/PNG/WebP/RAW files"
+        )
+    from cropperhead.predict.models import load_crop_model
+    from cropperhead.predict.predictor import Predictor, Skipped
+
+    model = load_crop_model(options.ckpt_path, options.device)
+    predictor = Predictor(
+        model,
+        batch_size=options.batch_size,
+        num_workers=options.num_workers,
+        confidence=options.confidence,
+        decode_size=options.decode_size,
+    )
+    summary = PredictSummary(
+        output=options.output.resolve(),
+        model=model.info.describe(),
+        device=model.providers[0] if hasattr(model, "providers") else model.device,
+        dry_run=options.dry_run,
+    )
+    for skip in unsupported:
+        logger.warning("skipped %s: %s (%s)", skip.source, skip.reason, skip.detail)
+        summary.skipped[skip.reason] += 1
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    aspect_name = None if ratio_spec is None else str(options.aspect)
+    start = time.perf_counter()
+    with options.output.open("w", encoding="utf-8", newline="") as handle:
+        writer = RecordWriter(handle, options.format, csv_columns(options, predictor.confidence))
+        for result in predictor.predict(photos, progress=options.progress):
+            if isinstance(result, Skipped):
+                summary.skipped[result.reason] += 1
+                continue
+            crop = _locked(result, ratio_spec)
+            wb = None
+            if options.write_xmp:
+                wb = write_crop(
+                    result.source,
+                    crop,
+                    result.width,
+                    result.height,
+                    result.orientation,
+                    target=options.xmp_target,
+                    overwrite=options.overwrite,
+                    dry_run=options.dry_run,
+                    backup=options.backup,
+                )
+                summary.xmp[wb.action if wb.action != SKIPPED else f"skipped {wb.reason}"] += 1
+                if options.dry_run or wb.action in (SKIPPED, KEPT):
+                    echo(wb.describe())
+                elif wb.action == WRITTEN:
+                    logger.debug(wb.describe())
+            writer.write(prediction_record(result, crop, aspect_name, wb))
+            summary.predicted += 1
+    summary.seconds = time.perf_counter() - start
+    if write_report is not None:
+        out_html = options.report_path or options.output.with_suffix(".html")
+        try:
+            summary.report = Path(write_report(options.output, out_html, options.manifest))
+        except ValueError as exc:  # the report's own one-line errors (ReportError)
+            summary.report_error = str(exc)
+    return summary
+
+
+def _locked(pred: Prediction, ratio_spec: str | float | None) -> Crop:
+    if ratio_spec is None:
+        return pred.crop
+    ratio = pred.width / pred.height if ratio_spec == "original" else float(ratio_spec)
+    return snap_crop_to_aspect(pred.crop, pred.width, pred.height, ratio)
+
+
+def run_prediction(cfg: Any) -> PredictSummary:
+    """``predict.py``'s body: run, print the summary; exit 2 with one line on a user error.
+
+    Args:
+        cfg: the composed conf/predict.yaml.
+
+    Returns:
+        The summary (also printed to stdout). A report that cannot be written is
+        reported after the summary, with exit status 2.
+    """
+    try:
+        options = PredictOptions.from_config(cfg)
+        summary = predict_to_file(options)
+    except (PredictError, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(summary.format())
+    if summary.report_error is not None:
+        print(f"error: report: {summary.report_error}", file=sys.stderr)
+        sys.exit(2)
+    return summary
+
+
+__all__ = [
+    "FORMATS",
+    "PredictError",
+    "PredictOptions",
+    "PredictSummary",
+    "find_photos",
+    "predict_to_file",
+    "prediction_record",
+    "run_prediction",
+]

@@ -1,0 +1,326 @@
+"""predict.py end to end: options, outputs, write-back round trip through the scan, errors."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cropperhead.cli import main as cropperhead_main
+from cropperhead.geometry import Crop, crop_is_inside, crop_output_size_px
+from cropperhead.predict.errors import ModelLoadError, PredictError
+from cropperhead.predict.run import PredictOptions, find_photos, predict_to_file
+from tests.predict.conftest import write_photo
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _options(ckpt, inputs, output, **kw):
+    kw.setdefault("num_workers", 0)
+    kw.setdefault("progress", False)
+    return PredictOptions(ckpt_path=ckpt, inputs=[str(i) for i in inputs], output=output, **kw)
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_find_photos_from_folders_files_and_globs(photo_dir, tmp_path):
+    (photo_dir / ".hidden").mkdir()
+    write_photo(photo_dir / ".hidden" / "x.jpg", (20, 20), 0)
+    (photo_dir / "notes.txt").write_text("not a photo")
+    photos, unsupported = find_photos([photo_dir])
+    assert [p.name for p in photos] == ["a.jpg", "b.jpg", "c.jpg", "d.png", "e.jpg"]
+    assert unsupported == []  # a walk ignores files that are not pictures
+    photos, _ = find_photos([str(photo_dir / "*.jpg")])
+    assert [p.name for p in photos] == ["a.jpg", "b.jpg", "c.jpg"]
+    photos, _ = find_photos([str(photo_dir / "**" / "e.jpg"), photo_dir / "a.jpg"])
+    assert [p.name for p in photos] == ["a.jpg", "e.jpg"]
+    _, unsupported = find_photos([photo_dir / "notes.txt"])
+    assert [u.source.name for u in unsupported] == ["notes.txt"]
+    assert find_photos([str(tmp_path / "*.nef")]) == ([], [])
+    with pytest.raises(PredictError, match="no such file"):
+        find_photos([tmp_path / "missing"])
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_jsonl_records_follow_the_contract(tiny_ckpt, photo_dir, tmp_path):
+    (photo_dir / "broken.jpg").write_bytes(b"garbage")
+    out = tmp_path / "out" / "pred.jsonl"
+    summary = predict_to_file(_options(tiny_ckpt, [photo_dir], out, confidence=True))
+    assert summary.predicted == 5
+    assert dict(summary.skipped) == {"unreadable": 1}
+    assert summary.output == out.resolve()
+    text = summary.format()
+    assert "predicted 5 photos" in text
+    assert "skipped 1 (unreadable 1)" in text
+    assert str(out.resolve()) in text
+    records = _lines(out)
+    assert [Path(r["source"]).name for r in records] == [
+        "a.jpg",
+        "b.jpg",
+        "c.jpg",
+        "d.png",
+        "e.jpg",
+    ]
+    for r in records:
+        assert Path(r["source"]).is_absolute()
+        assert type(r["width"]) is int
+        assert type(r["height"]) is int
+        crop = Crop.from_dict(r["crop"])
+        assert crop_is_inside(crop, r["width"], r["height"], tol_px=1e-3)
+        assert len(r["corners"]) == 4
+        assert 0 <= r["confidence"] <= 1
+        assert "xmp" not in r
+        assert "model_crop" not in r
+    assert (records[1]["width"], records[1]["height"]) == (64, 96)  # EXIF 6 turns it
+
+
+def test_csv_has_the_same_fields_flat(tiny_ckpt, photo_dir, tmp_path):
+    jsonl, table = tmp_path / "p.jsonl", tmp_path / "p.csv"
+    predict_to_file(_options(tiny_ckpt, [photo_dir], jsonl))
+    predict_to_file(_options(tiny_ckpt, [photo_dir], table, format="csv"))
+    with table.open() as fh:
+        rows = list(csv.DictReader(fh))
+    records = _lines(jsonl)
+    assert len(rows) == len(records)
+    for row, rec in zip(rows, records, strict=True):
+        assert row["source"] == rec["source"]
+        assert int(row["width"]) == rec["width"]
+        for key, value in rec["crop"].items():
+            assert float(row[key]) == pytest.approx(value, abs=1e-9)
+        assert float(row["br_x"]) == pytest.approx(rec["corners"][2][0], abs=1e-9)
+
+
+def test_aspect_lock(tiny_ckpt, photo_dir, tmp_path):
+    out = tmp_path / "locked.jsonl"
+    predict_to_file(_options(tiny_ckpt, [photo_dir], out, aspect="4:5"))
+    for r in _lines(out):
+        crop = Crop.from_dict(r["crop"])
+        w, h = crop_output_size_px(crop, r["width"], r["height"])
+        assert w / h == pytest.approx(0.8, rel=1e-6)
+        assert crop.angle == pytest.approx(r["model_crop"]["angle"], abs=1e-8)
+        assert r["aspect"] == "4:5"
+        assert crop_is_inside(crop, r["width"], r["height"], tol_px=1e-3)
+    out = tmp_path / "original.jsonl"
+    predict_to_file(_options(tiny_ckpt, [photo_dir / "b.jpg"], out, aspect="original"))
+    (r,) = _lines(out)
+    w, h = crop_output_size_px(Crop.from_dict(r["crop"]), r["width"], r["height"])
+    assert w / h == pytest.approx(r["width"] / r["height"], rel=1e-6)
+
+
+def test_write_back_round_trips_through_the_scan(tiny_ckpt, photo_dir, tmp_path):
+    """predict -> XMP sidecars -> `cropperhead scan` gives back the predicted display crops."""
+    for name, orientation in (("f.jpg", 5), ("g.jpg", 7), ("h.jpg", 2), ("i.jpg", 4)):
+        write_photo(photo_dir / name, (90, 60), ord(name[0]), orientation=orientation)
+    images = {p: p.read_bytes() for p in photo_dir.rglob("*") if p.is_file()}
+    out = tmp_path / "pred.jsonl"
+    summary = predict_to_file(_options(tiny_ckpt, [photo_dir], out, write_xmp=True))
+    assert summary.xmp == {"written": 9}
+    records = _lines(out)
+    assert all(r["xmp"]["action"] == "written" for r in records)
+    assert {Path(r["xmp"]["files"][0]).name for r in records} >= {"a.xmp", "e.xmp", "d.xmp"}
+    for path, data in images.items():  # image files are never modified
+        assert path.read_bytes() == data
+    dataset = tmp_path / "ds"
+    assert cropperhead_main(["scan", str(photo_dir), "--out", str(dataset), "--workers", "1"]) == 0
+    scanned = {r["source"]: r for r in _lines(dataset / "manifest.jsonl")}
+    assert len(scanned) == len(records) == 9
+    for r in records:
+        s = scanned[r["source"]]
+        assert (s["width"], s["height"]) == (r["width"], r["height"])
+        assert s["origin"] == "xmp-sidecar"
+        np.testing.assert_allclose(
+            Crop.from_dict(s["crop"]).as_array(), Crop.from_dict(r["crop"]).as_array(), atol=1e-5
+        )
+    # Predicting again with the same model changes nothing.
+    again = predict_to_file(_options(tiny_ckpt, [photo_dir], tmp_path / "p2.jsonl", write_xmp=True))
+    assert again.xmp == {"unchanged": 9}
+
+
+def test_dry_run_prints_and_writes_nothing(tiny_ckpt, photo_dir, tmp_path):
+    before = sorted(p.name for p in photo_dir.rglob("*"))
+    lines = []
+    summary = predict_to_file(
+        _options(tiny_ckpt, [photo_dir], tmp_path / "p.jsonl", write_xmp=True, dry_run=True),
+        echo=lines.append,
+    )
+    assert sorted(p.name for p in photo_dir.rglob("*")) == before
+    assert summary.xmp == {"would-write": 5}
+    assert "dry run: nothing written" in summary.format()
+    assert len(lines) == 5
+    assert all("would write" in line and "crop none ->" in line for line in lines)
+
+
+def test_report_is_written_beside_the_predictions(tiny_ckpt, photo_dir, tmp_path):
+    pytest.importorskip("cropperhead.report")
+    out = tmp_path / "pred.jsonl"
+    summary = predict_to_file(_options(tiny_ckpt, [photo_dir], out, report=True))
+    assert summary.report_error is None
+    assert summary.report == tmp_path / "pred.html"
+    assert summary.report.is_file()
+
+
+def test_user_errors(tiny_ckpt, photo_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("x")
+    with pytest.raises(PredictError, match="no photos found"):
+        predict_to_file(_options(tiny_ckpt, [empty], tmp_path / "p.jsonl"))
+    with pytest.raises(ModelLoadError, match="no checkpoint at"):
+        predict_to_file(_options(tmp_path / "none.ckpt", [photo_dir], tmp_path / "p.jsonl"))
+    with pytest.raises(PredictError, match="aspect"):
+        predict_to_file(_options(tiny_ckpt, [photo_dir], tmp_path / "p.jsonl", aspect="wide"))
+    with pytest.raises(PredictError, match="format"):
+        predict_to_file(_options(tiny_ckpt, [photo_dir], tmp_path / "p.x", format="xml"))
+    with pytest.raises(PredictError, match="use format=jsonl"):
+        predict_to_file(
+            _options(tiny_ckpt, [photo_dir], tmp_path / "p.csv", format="csv", report=True)
+        )
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _predict(cwd, *args, timeout=600):
+    return subprocess.run(
+        [sys.executable, str(REPO / "predict.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_predict_py_runs_and_summarises(tiny_ckpt, photo_dir, tmp_path):
+    (photo_dir / "broken.jpg").write_bytes(b"garbage")
+    proc = _predict(tmp_path, f"ckpt_path={tiny_ckpt}", f"input={photo_dir}", "progress=false")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "predicted 5 photos" in proc.stdout
+    assert "skipped 1 (unreadable 1)" in proc.stdout
+    # The default output: predictions.jsonl in Hydra's run folder under the working directory.
+    (out,) = (tmp_path / "logs" / "predict" / "runs").glob("*/predictions.jsonl")
+    assert f"predictions: {out}" in proc.stdout
+    assert len(_lines(out)) == 5
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing-checkpoint", "no checkpoint at"),
+        ("empty-input", "no photos found"),
+        ("bad-option", "aspect must be"),
+        ("not-a-checkpoint", "is not a checkpoint"),
+    ],
+)
+def test_predict_py_user_errors_are_one_line(case, message, tiny_ckpt, photo_dir, tmp_path):
+    ckpt, inputs, extra = tiny_ckpt, photo_dir, []
+    if case == "missing-checkpoint":
+        ckpt = tmp_path / "missing.ckpt"
+    elif case == "empty-input":
+        inputs = tmp_path / "empty"
+        inputs.mkdir()
+    elif case == "bad-option":
+        extra = ["aspect=wide"]
+    else:
+        ckpt = tmp_path / "notes.ckpt"
+        ckpt.write_text("these are not weights")
+    proc = _predict(tmp_path, f"ckpt_path={ckpt}", f"input={inputs}", *extra)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [lines[-1]]  # one line: the error, nothing else
+    assert lines[-1].startswith("error: ")
+    assert message in lines[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["other-model", "incompatible-version"])
+def test_predict_py_refuses_foreign_checkpoints(case, tiny_ckpt, photo_dir, tmp_path):
+    import torch
+
+    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
+    if case == "other-model":
+        ckpt["state_dict"] = {"encoder.weight": torch.zeros(2, 2)}
+        message = "another model"
+    else:
+        ckpt["hyper_parameters"]["zoom_head"] = True
+        message = "incompatible CropperHead version"
+    path = tmp_path / f"{case}.ckpt"
+    torch.save(ckpt, path)
+    proc = _predict(tmp_path, f"ckpt_path={path}", f"input={photo_dir}")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_train_then_predict_then_export_then_predict(tmp_path, photo_dir):
+    """The workflow as subprocesses: train.py 1 epoch, predict.py, export, predict.py again."""
+    from tests.helpers import make_tiny_dataset
+
+    data = make_tiny_dataset(tmp_path / "data", n=12)
+    run = tmp_path / "run"
+    train = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "train.py"),
+            f"data.root={data}",
+            "data.demo=false",
+            "data.image_size=64",
+            "data.batch_size=4",
+            "data.num_workers=0",
+            "model.pretrained=false",
+            "trainer.max_epochs=1",
+            "logger=csv",
+            f"paths.output_dir={run}",
+            f"hydra.run.dir={run}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert train.returncode == 0, train.stderr[-2000:]
+    ckpt = run / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    out = tmp_path / "pred.jsonl"
+    proc = _predict(tmp_path, f"ckpt_path={ckpt}", f"input={photo_dir}", f"output={out}")
+    assert proc.returncode == 0, proc.stderr
+    records = _lines(out)
+    assert len(records) == 5
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cropperhead.cli",
+            "export",
+            str(ckpt),
+            "--out",
+            str(tmp_path / "m.onnx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert exported.returncode == 0, exported.stderr
+    out2 = tmp_path / "pred-onnx.jsonl"
+    proc = _predict(
+        tmp_path, f"ckpt_path={tmp_path / 'm.onnx'}", f"input={photo_dir}", f"output={out2}"
+    )
+    assert proc.returncode == 0, proc.stderr
+    for a, b in zip(records, _lines(out2), strict=True):
+        np.testing.assert_allclose(
+            Crop.from_dict(a["crop"]).as_array(), Crop.from_dict(b["crop"]).as_array(), atol=1e-4
+        )
