@@ -18,6 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
+from cropperhead.runs import write_run_summary
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,16 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
                 log.warning("no best checkpoint was saved; testing the current weights")
             trainer.test(model=model, datamodule=datamodule, ckpt_path=best or None)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    except BaseException as exc:
+        write_run_summary(cfg.paths.output_dir, trainer, {}, error=exc)
+        raise
     finally:
         for logger in loggers:
             if type(logger).__name__ == "WandbLogger":
                 import wandb
 
                 wandb.finish()
+    write_run_summary(cfg.paths.output_dir, trainer, metrics)
     return metrics, objects
 
 
@@ -152,7 +157,7 @@ def run_training(cfg: DictConfig) -> float | None:
     User mistakes (no data set, weights required but missing, a bad option value) end
     the process with a one-line message and exit status 2, no traceback.
     """
-    from cropperhead.data.dataset import DatasetError
+    from cropperhead.data.manifest import DatasetError
     from cropperhead.model.backbones import PretrainedWeightsUnavailable
 
     try:

@@ -44,7 +44,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
 
-from cropperhead.data.dataset import DatasetError, Sample, read_manifest
+from cropperhead.data.manifest import DatasetError, Sample, read_manifest
 from cropperhead.data.transforms import letterbox
 
 log = logging.getLogger(__name__)
@@ -247,10 +247,15 @@ def build_cache(
                     futures = [
                         pool.submit(_letterbox_rows, str(images_npy), size, c) for c in chunks
                     ]
-                    for chunk, future in zip(chunks, futures, strict=True):
-                        for (row, _), result in zip(chunk, future.result(), strict=True):
-                            store(row, result)
-                        bar.update(len(chunk))
+                    try:
+                        for chunk, future in zip(chunks, futures, strict=True):
+                            for (row, _), result in zip(chunk, future.result(), strict=True):
+                                store(row, result)
+                            bar.update(len(chunk))
+                    except BaseException:
+                        # A bad image or Ctrl-C: do not decode the rest first.
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
             else:
                 for chunk in chunks:
                     results = _letterbox_rows(str(images_npy), size, chunk)

@@ -22,6 +22,7 @@ that preset is refused with the cache.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -51,10 +52,25 @@ def normalize_uint8(images: Tensor) -> Tensor:
     return _normalize(x)
 
 
+@functools.lru_cache(maxsize=8)
+def _constants(device: torch.device) -> dict[str, Tensor]:
+    """Per-device constants, made once: a host-to-device copy per batch would sync."""
+    yiq = torch.tensor(_RGB_TO_YIQ, dtype=torch.float32)
+    cpu = {
+        # float32 MEAN * 255 as numpy computes it in CropDataset.
+        "mean": torch.tensor(MEAN, dtype=torch.float32).view(1, 3, 1, 1) * 255,
+        "std": torch.tensor(STD, dtype=torch.float32).view(1, 3, 1, 1) * 255,
+        "gray": yiq[0].view(1, 3, 1, 1).clone(),
+        "yiq": yiq,
+        "yiq_inv": torch.linalg.inv(yiq),
+        "taps": torch.arange(-2, 3, dtype=torch.float32),
+    }
+    return {k: v.to(device) for k, v in cpu.items()}
+
+
 def _normalize(x: Tensor) -> Tensor:
-    mean = torch.tensor(MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1) * 255
-    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+    c = _constants(x.device)
+    return ((x - c["mean"]) / c["std"]).contiguous(memory_format=torch.channels_last)
 
 
 def hflip_crops(crops: Tensor, aspect: Tensor) -> Tensor:
@@ -173,8 +189,9 @@ class GpuAugment:
         x = images.permute(0, 3, 1, 2).float()  # [B, 3, S, S], channels-last memory
         crops, boxes = batch["crop"], batch["content_box"]
 
-        flip = torch.rand(n, device=device) < self.hflip_p
-        if bool(flip.any()):
+        # No data-dependent branches below: a host round trip per batch would stall the GPU.
+        if self.hflip_p > 0:
+            flip = torch.rand(n, device=device) < self.hflip_p
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
             crops = torch.where(flip.view(-1, 1), hflip_crops(crops, batch["aspect"]), crops)
             boxes = torch.where(flip.view(-1, 1), hflip_content_boxes(boxes, size), boxes)
@@ -193,48 +210,44 @@ class GpuAugment:
     def _colour(self, x: Tensor, mask: Tensor) -> Tensor:
         """Brightness, contrast, then saturation and hue in one 3x3 matrix per photo."""
         n, device = len(x), x.device
+        const = _constants(device)
         on = torch.rand(n, device=device) < self.jitter_p
         b = torch.where(on, _uniform(n, 1 - self.brightness, 1 + self.brightness, device), 1.0)
         c = torch.where(on, _uniform(n, 1 - self.contrast, 1 + self.contrast, device), 1.0)
         s = torch.where(on, _uniform(n, 1 - self.saturation, 1 + self.saturation, device), 1.0)
         h = torch.where(on, _uniform(n, -self.hue, self.hue, device), 0.0) * (2 * math.pi)
         x = (x * b.view(-1, 1, 1, 1)).clamp_(0, 255)
-        gray = (x * torch.tensor((0.299, 0.587, 0.114), device=device).view(1, 3, 1, 1)).sum(
-            1, keepdim=True
-        )
+        gray = (x * const["gray"]).sum(1, keepdim=True)
         m = mask.to(x.dtype)
         mean = (gray * m).sum((2, 3), keepdim=True) / m.sum((2, 3), keepdim=True).clamp_min(1)
         x = ((x - mean) * c.view(-1, 1, 1, 1) + mean).clamp_(0, 255)
-        yiq = torch.tensor(_RGB_TO_YIQ, device=device)
         chroma = torch.zeros(n, 3, 3, device=device)
         chroma[:, 0, 0] = 1
         chroma[:, 1, 1], chroma[:, 1, 2] = s * torch.cos(h), -s * torch.sin(h)
         chroma[:, 2, 1], chroma[:, 2, 2] = s * torch.sin(h), s * torch.cos(h)
-        matrix = torch.linalg.inv(yiq) @ chroma @ yiq  # [B, 3, 3]
+        matrix = const["yiq_inv"] @ chroma @ const["yiq"]  # [B, 3, 3]
         return torch.einsum("bij,bjhw->bihw", matrix, x)
 
     def _blur_or_noise(self, x: Tensor) -> Tensor:
+        """One of a 5-tap Gaussian blur or Gaussian noise on ``blur_noise_p`` of the photos."""
         n, device = len(x), x.device
         pick = torch.rand(n, device=device)
         blur = pick < self.blur_noise_p / 2
         noise = (pick >= self.blur_noise_p / 2) & (pick < self.blur_noise_p)
-        if bool(noise.any()):
-            std = _uniform(n, 0.02, 0.06, device) * 255 * noise
-            x = x + torch.randn_like(x) * std.view(-1, 1, 1, 1)
-        idx = blur.nonzero().flatten()
-        if len(idx):
-            sub = x.index_select(0, idx)
-            sigma = _uniform(len(idx), 0.5, 1.5, device)
-            taps = torch.arange(-2, 3, device=device, dtype=x.dtype)
-            kernel = torch.exp(-(taps.view(1, -1) ** 2) / (2 * sigma.view(-1, 1) ** 2))
-            kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(3, 0)  # [k*3, 5]
-            k, size = len(idx), sub.shape[-1]
-            flat = sub.reshape(1, k * 3, size, size)
-            flat = F.conv2d(
-                F.pad(flat, (2, 2, 0, 0), mode="replicate"), kernel.view(-1, 1, 1, 5), groups=k * 3
-            )
-            flat = F.conv2d(
-                F.pad(flat, (0, 0, 2, 2), mode="replicate"), kernel.view(-1, 1, 5, 1), groups=k * 3
-            )
-            x = x.index_copy(0, idx, flat.reshape(k, 3, size, size))
-        return x
+        std = _uniform(n, 0.02, 0.06, device) * 255 * noise
+        x = x + torch.randn_like(x) * std.view(-1, 1, 1, 1)
+        # Blur every photo with its own sigma and keep it where picked: fixed shapes, no
+        # host round trip; two depthwise 5-tap passes cost little next to the network.
+        sigma = _uniform(n, 0.5, 1.5, device)
+        taps = _constants(device)["taps"]
+        kernel = torch.exp(-(taps.view(1, -1) ** 2) / (2 * sigma.view(-1, 1) ** 2))
+        kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(3, 0)  # [B*3, 5]
+        size = x.shape[-1]
+        flat = x.reshape(1, n * 3, size, size)
+        flat = F.conv2d(
+            F.pad(flat, (2, 2, 0, 0), mode="replicate"), kernel.view(-1, 1, 1, 5), groups=n * 3
+        )
+        flat = F.conv2d(
+            F.pad(flat, (0, 0, 2, 2), mode="replicate"), kernel.view(-1, 1, 5, 1), groups=n * 3
+        )
+        return torch.where(blur.view(-1, 1, 1, 1), flat.reshape(n, 3, size, size), x)

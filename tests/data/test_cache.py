@@ -113,6 +113,16 @@ def test_interrupted_build_leaves_nothing_behind(dataset, monkeypatch):
     assert build_cache(dataset, SIZE, progress=False).path.is_dir()
 
 
+def test_unreadable_image_is_a_dataset_error_naming_it(tmp_path):
+    from cropperhead.data import DatasetError
+
+    root = make_tiny_dataset(tmp_path / "big", n=140)  # several chunks for the workers
+    (root / "images" / "tiny_100.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DatasetError, match="tiny_100.jpg"):
+        build_cache(root, SIZE, workers=2, progress=False)
+    assert list((root / "cache").iterdir()) == []
+
+
 def _angled_crops(n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     for _ in range(n):
