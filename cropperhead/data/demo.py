@@ -5,7 +5,8 @@ photo library (landscapes with a tilted horizon and one subject) together with t
 crops a consistent photographer would make:
 
 - straighten the horizon (the crop's angle is the horizon's tilt),
-- keep the photo's own aspect ratio, at about 70% of the largest such crop,
+- keep the photo's own aspect ratio and crop tight, at about 55% of the largest such
+  crop (a little looser when the subject is big),
 - put the subject on the nearest rule-of-thirds intersection.
 
 The crops are written the way Lightroom writes them: stored-frame ``crs:Crop*`` in XMP
@@ -38,12 +39,17 @@ from cropperhead.geometry import (
 log = logging.getLogger(__name__)
 
 #: Bump when the generator changes, so that caches are rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 3
 _DONE = ".demo-complete"
 
 
 def _habit_crop(
-    width: int, height: int, horizon_deg: float, subject: tuple[float, float], rng
+    width: int,
+    height: int,
+    horizon_deg: float,
+    subject: tuple[float, float],
+    size_frac: float,
+    rng: np.random.Generator,
 ) -> Crop:
     """The photographer's crop of a display-frame photo (see the module docstring)."""
     aspect = width / height
@@ -53,7 +59,7 @@ def _habit_crop(
     # Half height of the largest centred crop of this aspect and angle.
     c, s = abs(math.cos(theta)), abs(math.sin(theta))
     k = min(width / 2 / (aspect * c + s), height / 2 / (aspect * s + c))
-    scale = float(np.clip(rng.normal(0.72, 0.03), 0.6, 0.85))
+    scale = float(np.clip(rng.normal(0.55, 0.02) + 0.8 * (size_frac - 0.16), 0.4, 0.75))
     subject = np.asarray(subject, dtype=np.float64)
     photo_centre = np.array([width / 2, height / 2])
     # Nearest third: the subject left of centre goes on the left third line, etc.
@@ -78,7 +84,13 @@ def _habit_crop(
 
 
 def _render(
-    width: int, height: int, horizon_deg: float, horizon_y: float, subject, rng
+    width: int,
+    height: int,
+    horizon_deg: float,
+    horizon_y: float,
+    subject: tuple[float, float],
+    size_frac: float,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """A display-frame photo: sky, tilted horizon, textured ground, one subject."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -101,10 +113,10 @@ def _render(
         img[mask] = rng.uniform(90, 140)
     # The subject: a figure in a bright colour (body and head), upright.
     sx, sy = subject
-    size = rng.uniform(0.07, 0.1) * height
+    size = size_frac * height
     colour = np.array(rng.choice([[220, 40, 40], [240, 200, 30], [200, 60, 200], [30, 30, 30]]))
-    body = ((xs - sx) / (0.35 * size)) ** 2 + ((ys - sy) / (0.6 * size)) ** 2 < 1
-    head = (xs - sx) ** 2 + (ys - (sy - 0.85 * size)) ** 2 < (0.25 * size) ** 2
+    body = ((xs - sx) / (0.45 * size)) ** 2 + ((ys - sy) / (0.6 * size)) ** 2 < 1
+    head = (xs - sx) ** 2 + (ys - (sy - 0.8 * size)) ** 2 < (0.3 * size) ** 2
     img[body | head] = colour
     img += rng.normal(0, 3, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
@@ -130,8 +142,9 @@ def generate_demo_library(
         horizon_deg = float(rng.uniform(-8, 8))
         horizon_y = float(rng.uniform(0.3, 0.6) * height)
         subject = (float(rng.uniform(0.15, 0.85) * width), float(rng.uniform(0.55, 0.85) * height))
-        display = _render(width, height, horizon_deg, horizon_y, subject, rng)
-        crop = _habit_crop(width, height, horizon_deg, subject, rng)
+        size_frac = float(rng.uniform(0.12, 0.2))
+        display = _render(width, height, horizon_deg, horizon_y, subject, size_frac, rng)
+        crop = _habit_crop(width, height, horizon_deg, subject, size_frac, rng)
         # Some photos are stored sideways (a camera held upright): EXIF orientation 6 or 8.
         orientation = int(rng.choice([1, 1, 1, 1, 1, 6, 8, 3]))
         stored = _to_stored(Image.fromarray(display), orientation)

@@ -46,7 +46,7 @@ def _parse_pretrained(pretrained: bool | str) -> bool | str:
     raise ValueError(f"pretrained must be auto, true or false, got {pretrained!r}")
 
 
-def build_backbone(name: str, pretrained: bool | str = "auto") -> tuple[nn.Module, int]:
+def build_backbone(name: str, pretrained: bool | str = "auto") -> tuple[nn.Module, tuple[int, int]]:
     """A torchvision ResNet without its classifier.
 
     Args:
@@ -55,8 +55,9 @@ def build_backbone(name: str, pretrained: bool | str = "auto") -> tuple[nn.Modul
 
     Returns:
         ``(module, channels)``: the module maps ``[B, 3, H, W]`` images (ImageNet
-        normalisation) to ``[B, channels, H/32, W/32]`` feature maps (the ResNet up to
-        ``layer4``, without global pooling: where things are matters for a crop).
+        normalisation) to two feature maps, ``layer3`` ``[B, C3, H/16, W/16]`` and
+        ``layer4`` ``[B, C4, H/32, W/32]``, without global pooling (where things are
+        matters for a crop); ``channels`` is ``(C3, C4)``.
 
     Raises:
         ValueError: unknown name or pretrained value.
@@ -90,7 +91,11 @@ def build_backbone(name: str, pretrained: bool | str = "auto") -> tuple[nn.Modul
         else:
             model.load_state_dict(state)
             log.info("loaded ImageNet weights for %s", name)
-    channels = model.fc.in_features
+    channels = (
+        model.layer3[0].conv1.in_channels,
+        model.layer4[0].conv1.in_channels,
+        model.fc.in_features,
+    )
     model.avgpool = nn.Identity()
     model.fc = nn.Identity()
     return _FeatureMaps(model), channels
@@ -103,10 +108,12 @@ class _FeatureMaps(nn.Module):
         super().__init__()
         self.resnet = resnet
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         r = self.resnet
         x = r.maxpool(r.relu(r.bn1(r.conv1(images))))
-        return r.layer4(r.layer3(r.layer2(r.layer1(x))))
+        c2 = r.layer2(r.layer1(x))
+        c3 = r.layer3(c2)
+        return c2, c3, r.layer4(c3)
 
 
 def _load_weights(weights) -> dict[str, torch.Tensor]:

@@ -98,20 +98,23 @@ class CropHead(nn.Module):
     """Backbone feature maps -> valid crops.
 
     Global average pooling would throw away *where* things are, which is what a crop is
-    about; the head keeps a coarse ``grid x grid`` map of reduced channels instead.
+    about; the head keeps a coarse ``grid x grid`` map of reduced channels of each input
+    map instead (``layer3`` at stride 16 for where, ``layer4`` at stride 32 for what).
+    The shallower map also gives the loss a short path into the network, which makes
+    training from random initialisation (no ImageNet weights) several times faster.
 
     Args:
-        in_channels: channels of the backbone's feature map.
+        in_channels: channels of each backbone feature map, e.g. ``(256, 512)``.
         max_angle: largest straighten angle in degrees.
         hidden: width of the hidden layer (0: a single linear layer).
         dropout: dropout before the last layer.
         grid: side of the pooled spatial grid.
-        reduced: channels after the 1x1 reduction.
+        reduced: channels of each map after its 1x1 reduction.
     """
 
     def __init__(
         self,
-        in_channels: int,
+        in_channels: int | tuple[int, ...],
         max_angle: float = 15.0,
         hidden: int = 256,
         dropout: float = 0.0,
@@ -119,15 +122,19 @@ class CropHead(nn.Module):
         reduced: int = 64,
     ):
         super().__init__()
-        self.reduce = nn.Sequential(
-            nn.Conv2d(in_channels, reduced, 1, bias=False),
-            nn.BatchNorm2d(reduced),
-            nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d(grid),
-            nn.Flatten(),
+        channels = (in_channels,) if isinstance(in_channels, int) else tuple(in_channels)
+        self.reduce = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(c, reduced, 1, bias=False),
+                nn.BatchNorm2d(reduced),
+                nn.ReLU(inplace=True),
+                nn.AdaptiveAvgPool2d(grid),
+                nn.Flatten(),
+            )
+            for c in channels
         )
         # Plus one input: the photo's log aspect (where a crop can go depends on it).
-        width = reduced * grid * grid + 1
+        width = len(channels) * reduced * grid * grid + 1
         layers: list[nn.Module] = []
         if hidden:
             layers += [nn.Linear(width, hidden), nn.GELU()]
@@ -141,8 +148,11 @@ class CropHead(nn.Module):
         with torch.no_grad():
             last.bias.copy_(torch.tensor([0.0, 0.0, 1.5, 0.0, 0.0]))
 
-    def forward(self, features: Tensor, aspect: Tensor) -> Tensor:
-        """``[B, C, h, w]`` feature maps and ``[B]`` aspects -> ``[B, 5]`` crops."""
-        pooled = self.reduce(features).float()
+    def forward(self, features: Tensor | tuple[Tensor, ...], aspect: Tensor) -> Tensor:
+        """Feature maps ``[B, C_i, h_i, w_i]`` and ``[B]`` aspects -> ``[B, 5]`` crops."""
+        maps = (features,) if isinstance(features, Tensor) else tuple(features)
+        if len(maps) != len(self.reduce):
+            raise ValueError(f"the head takes {len(self.reduce)} feature maps, got {len(maps)}")
+        pooled = torch.cat([r(m).float() for r, m in zip(self.reduce, maps, strict=True)], 1)
         log_aspect = torch.log(aspect.to(pooled)).unsqueeze(1)
         return self.parametrisation(self.mlp(torch.cat([pooled, log_aspect], 1)), aspect)

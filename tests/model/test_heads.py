@@ -64,8 +64,8 @@ def test_gradients_flow_to_every_logit():
 
 
 def test_head_uses_the_photo_aspect():
-    head = CropHead(16, hidden=8).eval()
-    feats = torch.randn(4, 16, 3, 3)
+    head = CropHead((16, 8), hidden=8).eval()
+    feats = (torch.randn(4, 16, 6, 6), torch.randn(4, 8, 3, 3))
     wide = head(feats, torch.full((4,), 3.0))
     tall = head(feats, torch.full((4,), 1 / 3))
     _check_valid(wide, torch.full((4,), 3.0), 15.0)
@@ -79,3 +79,9 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="min_scale"):
         CropParametrisation(10, min_scale=0)
     assert np.isfinite(CropParametrisation(45)(torch.zeros(1, 5), torch.ones(1)).numpy()).all()
+
+
+def test_head_checks_the_number_of_feature_maps():
+    head = CropHead((16, 8), hidden=0)
+    with pytest.raises(ValueError, match="2 feature maps, got 1"):
+        head(torch.randn(2, 16, 4, 4), torch.ones(2))
