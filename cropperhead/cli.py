@@ -14,9 +14,9 @@ from cropperhead import __version__
 #: Imported lazily so that ``cropperhead --help`` stays fast.
 SUBCOMMAND_MODULES = (
     "cropperhead.scan.cli",
-    "cropperhead.runs",
     "cropperhead.report.cli",
     "cropperhead.predict.cli",
+    "cropperhead.runs",
 )
 
 

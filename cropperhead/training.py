@@ -118,6 +118,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         if cfg.get("train", True):
             trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        checkpoint = trainer.checkpoint_callback
+        best_score = getattr(checkpoint, "best_model_score", None)
+        if best_score is not None and checkpoint.monitor:
+            # The best epoch's value, not the last one's: what a sweep should compare.
+            metrics[f"{checkpoint.monitor}_best"] = float(best_score)
         if cfg.get("test", False):
             best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
             if best is None and cfg.get("train", True):
@@ -154,6 +159,9 @@ def summary_line(metrics: dict[str, float], stage: str = "val") -> str:
 def run_training(cfg: DictConfig) -> float | None:
     """``train.py``'s body: train, print the verdict, return ``cfg.optimized_metric``.
 
+    The metric's best value over the run when the checkpoint callback monitors it (the
+    score of the checkpoint a sweep would keep), else its last value.
+
     User mistakes (no data set, weights required but missing, a bad option value) end
     the process with a one-line message and exit status 2, no traceback.
     """
@@ -173,6 +181,8 @@ def run_training(cfg: DictConfig) -> float | None:
     name = cfg.get("optimized_metric")
     if not name:
         return None
+    if f"{name}_best" in metrics:
+        return metrics[f"{name}_best"]
     if name not in metrics:
         log.warning("optimized_metric %r was not logged; have %s", name, sorted(metrics))
         return None

@@ -55,8 +55,12 @@ def test_one_epoch_writes_last_and_best_checkpoint_and_resumes(cfg_train, tmp_pa
         cfg_train.ckpt_path = str(ckpts / "last.ckpt")
         cfg_train.trainer.max_epochs = 2
         cfg_train.test = False
-    _, objects = train(cfg_train)
+    metrics, objects = train(cfg_train)
     assert objects["trainer"].current_epoch == 2
+    # Sweeps get the best epoch's score, the one the kept checkpoint has.
+    best = float(objects["trainer"].checkpoint_callback.best_model_score)
+    assert metrics["val/iou_best"] == pytest.approx(best)
+    assert best >= metrics["val/iou"] - 1e-6
     assert objects["trainer"].global_step == 2 * objects["trainer"].num_training_batches
 
 

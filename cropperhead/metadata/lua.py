@@ -537,6 +537,10 @@ def _dump_scalar(value: Any) -> str:
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise ValueError(f"integer {value!r} does not fit in Lua's 64 bits")
+        if value == _INT64_MIN:
+            # "-9223372036854775808" is minus a literal too big for an integer, so Lua
+            # (and loads) read it as a float; the hex literal wraps to the integer.
+            return "0x8000000000000000"
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):

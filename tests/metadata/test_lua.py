@@ -602,3 +602,10 @@ def test_property_random_lua_style_round_trip(value, rng):
 @given(value=_values)
 def test_property_dumps_round_trip(value):
     assert _same(loads("s = " + dumps(value)), _expected(value))
+
+
+def test_the_smallest_integer_round_trips_as_an_integer():
+    # Found by the property test: "-9223372036854775808" is a float in Lua.
+    assert loads("s = -9223372036854775808") == pytest.approx(-(2.0**63))
+    assert isinstance(loads("s = -9223372036854775808"), float)
+    assert _same(loads("s = " + dumps(-(2**63))), -(2**63))
