@@ -125,11 +125,26 @@ class ScanConfig:
 
 @dataclass(frozen=True)
 class Sidecar:
-    """A sidecar as the scan read it: its bytes, or why they could not be read."""
+    """A sidecar as the scan read it: its bytes, or why they could not be read.
+
+    Jobs waiting for a worker carry sidecars without their bytes (``packet`` and
+    ``error`` both None; :meth:`light`) so that a large library's job list stays small;
+    the worker reads the file again.
+    """
 
     path: Path
     packet: bytes | None
     error: tuple[str, str] | None = None
+
+    def light(self) -> Sidecar:
+        """This sidecar without its bytes (errors are kept: they are small)."""
+        return self if self.packet is None else Sidecar(self.path, None)
+
+    def loaded(self) -> Sidecar:
+        """This sidecar with its bytes, reading the file if they were dropped."""
+        if self.packet is None and self.error is None:
+            return _read_sidecar(self.path)
+        return self
 
 
 @dataclass(frozen=True)
@@ -341,6 +356,7 @@ class _Photo:
     def _read_sidecar(self, sidecar: Sidecar) -> DevelopSettings:
         """Read one sidecar with the right reader (darktable or Lightroom/ACR)."""
         name = sidecar.path.name
+        sidecar = sidecar.loaded()
         if sidecar.packet is None:
             reason, detail = sidecar.error or (UNREADABLE, "cannot read")
             raise SkipError(reason, f"{name}: {detail}")
@@ -529,13 +545,17 @@ def _process(photo: _Photo, config: ScanConfig, entry: Entry) -> None:
 
 
 def _read_sidecar(path: Path) -> Sidecar:
+    too_big = (BAD_METADATA, f"larger than {MAX_SIDECAR_BYTES} bytes")
     try:
         with path.open("rb") as fh:
+            # Size first: read(MAX + 1) would allocate the whole cap for every sidecar.
+            if os.fstat(fh.fileno()).st_size > MAX_SIDECAR_BYTES:
+                return Sidecar(path, None, too_big)
             packet = fh.read(MAX_SIDECAR_BYTES + 1)
     except OSError as exc:
         return Sidecar(path, None, (UNREADABLE, f"cannot read sidecar: {exc.strerror or exc}"))
     if len(packet) > MAX_SIDECAR_BYTES:
-        return Sidecar(path, None, (BAD_METADATA, f"larger than {MAX_SIDECAR_BYTES} bytes"))
+        return Sidecar(path, None, too_big)
     return Sidecar(path, packet)
 
 
@@ -680,8 +700,8 @@ def scan_library(
         prune: drop samples whose source file is gone.
         workers: decoding processes; default all cores. With 1 (or fewer than four
             photos per worker to decode) photos are decoded in this process; otherwise
-            in *spawned* processes, so a script that calls this needs the usual
-            ``if __name__ == "__main__":`` guard.
+            in worker processes, forked where that is safe and else *spawned*, so a
+            script that calls this needs the usual ``if __name__ == "__main__":`` guard.
         progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
@@ -869,7 +889,7 @@ class _Scan:
                     photo=photo,
                     key=key,
                     input=str(input_root) if input_root else None,
-                    sidecars=sidecars,
+                    sidecars=tuple(sidecar.light() for sidecar in sidecars),
                     catalog_rows=tuple(photo_rows),
                     catalogs=tuple(sorted(self.row_catalogs.get(photo, ()))),
                 )
@@ -979,6 +999,8 @@ class _Scan:
 def _progress_bar(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
+    # No monitor thread: a second thread would rule out forking the workers.
+    tqdm.monitor_interval = 0
     return tqdm(
         total=total,
         unit="photo",
@@ -1041,7 +1063,7 @@ def _run_pool(
     one after each death), the one that kills that too is recorded as ``unreadable``,
     and a fresh pool takes the rest.
     """
-    context = multiprocessing.get_context("spawn")
+    context = _pool_context()
     pending = deque(jobs)
     while pending:
         crashed: list[PhotoJob] = []
@@ -1074,6 +1096,24 @@ def _run_pool(
             pool.shutdown(wait=True, cancel_futures=True)
         if crashed:
             _run_isolated(crashed, config, context, done)
+
+
+def _pool_context() -> Any:
+    """``fork`` where it is safe, else ``spawn``.
+
+    Safe: Linux, this process runs a single thread and has not imported torch. Forked
+    workers start at once; spawned ones first import Python, numpy, Pillow and the
+    decoders (about 0.35 s of CPU each), which measurably slows a scan (see
+    benchmarks/README.md, "Scan"). Forking a process with other threads, or one whose
+    OpenMP pool (torch) is running, can deadlock the child, hence the conditions.
+    """
+    if (
+        sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and "torch" not in sys.modules
+    ):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _run_isolated(

@@ -125,3 +125,41 @@ def test_load_photo_orients_like_the_scan(tmp_path):
     assert r > 200 > b
     with pytest.raises(SkipError):
         load_photo(tmp_path / "a.xmp", 32)
+
+
+def test_waiting_jobs_carry_sidecars_without_their_bytes(tmp_path):
+    from cropperhead.scan.pipeline import _read_sidecar
+
+    path = tmp_path / "a.xmp"
+    path.write_bytes(b"<x/>" * 1000)
+    read = _read_sidecar(path)
+    assert read.packet == path.read_bytes()
+    light = read.light()
+    assert light.packet is None
+    assert light.error is None
+    # The worker reads the file again.
+    assert light.loaded().packet == read.packet
+    # Errors are kept as they are, not re-read.
+    missing = _read_sidecar(tmp_path / "gone.xmp")
+    assert missing.error is not None
+    assert missing.light() is missing
+    assert missing.loaded() is missing
+
+
+def test_workers_are_forked_only_when_that_is_safe():
+    import sys
+    import threading
+
+    from cropperhead.scan.pipeline import _pool_context
+
+    expected = "spawn" if "torch" in sys.modules or not sys.platform.startswith("linux") else None
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert _pool_context().get_start_method() == "spawn"
+    finally:
+        stop.set()
+        thread.join()
+    if expected is None and threading.active_count() == 1:
+        assert _pool_context().get_start_method() == "fork"
