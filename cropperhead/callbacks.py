@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,9 @@ from cropperhead.geometry import Crop, rotated_iou
 from cropperhead.viz import PRED_RGB, TARGET_RGB, caption, draw_crop, grid
 
 log = logging.getLogger(__name__)
+
+#: Tiles are drawn at least this wide.
+MIN_TILE_PX = 192
 
 
 def render_validation_grid(examples: dict[str, torch.Tensor], max_images: int = 16) -> Image.Image:
@@ -35,7 +39,11 @@ def render_validation_grid(examples: dict[str, torch.Tensor], max_images: int = 
     for i in range(min(len(examples["image"]), max_images)):
         pixels = ((examples["image"][i].float() * std + mean).clamp(0, 1) * 255).byte()
         tile = Image.fromarray(pixels.permute(1, 2, 0).numpy())
-        box = tuple(float(v) for v in examples["content_box"][i])
+        # Small training inputs (the demo's 64 px) are drawn larger, so the crops show.
+        zoom = max(1, math.ceil(MIN_TILE_PX / tile.width))
+        if zoom > 1:
+            tile = tile.resize((tile.width * zoom, tile.height * zoom), Image.Resampling.BILINEAR)
+        box = tuple(zoom * float(v) for v in examples["content_box"][i])
         target = Crop(*examples["crop"][i].tolist())
         pred = Crop(*examples["pred"][i].tolist())
         draw_crop(tile, target, TARGET_RGB, box)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +54,21 @@ def make_tiny_dataset(
         )
     (root / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     return root
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_train_py(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGS`` offline with its cache under ``tmp_path``; must succeed."""
+    env = {**os.environ, "WANDB_MODE": "offline", "CROPPERHEAD_CACHE_DIR": str(tmp_path / "c")}
+    out = subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    return out

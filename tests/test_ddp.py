@@ -2,16 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 
 import cropperhead.config  # noqa: F401  (resolvers)
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import run_train_py
 
 
 class RankProbe(pl.Callback):
@@ -89,16 +86,7 @@ def test_ddp_two_cpu_processes(tmp_path, tiny_dataset):
         "+callbacks.probe._target_=tests.test_ddp.RankProbe",
         f"+callbacks.probe.out={probe}",
     ]
-    env = {**os.environ, "WANDB_MODE": "offline", "CROPPERHEAD_CACHE_DIR": str(tmp_path / "c")}
-    out = subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    assert out.returncode == 0, out.stderr[-4000:]
+    run_train_py(args, tmp_path)
 
     # One Hydra run folder for both ranks (#393), with one set of everything.
     runs = list((logs / "train" / "runs").iterdir())

@@ -2,10 +2,7 @@
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from omegaconf import OmegaConf, open_dict
 import cropperhead.config  # noqa: F401
 from cropperhead.runs import optuna_storage, read_sweep
 from cropperhead.training import run_training
+from tests.helpers import run_train_py
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCHES = sorted((ROOT / "conf" / "hparams_search").glob("*.yaml"))
@@ -40,20 +38,6 @@ TINY = [
 def _compose(*overrides: str):
     with initialize(version_base="1.3", config_path="../conf"):
         return compose(config_name="train", return_hydra_config=True, overrides=list(overrides))
-
-
-def _train_py(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_MODE": "offline", "CROPPERHEAD_CACHE_DIR": str(tmp_path / "c")}
-    out = subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    assert out.returncode == 0, out.stderr[-4000:]
-    return out
 
 
 # -- Hydra sweeps ------------------------------------------------------------------------
@@ -129,7 +113,7 @@ def test_run_training_returns_the_optimized_metric(cfg_train, metric):
 @pytest.mark.slow
 def test_multirun_puts_each_job_in_its_own_folder(tmp_path, tiny_dataset):
     logs = tmp_path / "logs"
-    _train_py(
+    run_train_py(
         ["-m", "model=resnet18,resnet34", "loss=l1,giou", f"data.root={tiny_dataset}"]
         + TINY
         + [f"paths.log_dir={logs}"],
@@ -161,7 +145,7 @@ def test_multirun_puts_each_job_in_its_own_folder(tmp_path, tiny_dataset):
 def test_grid_search_groups_its_runs(tmp_path, tiny_dataset):
     logs = tmp_path / "logs"
     # Command-line values replace the file's lists: 2 jobs (loss=l1,giou) instead of 8.
-    _train_py(
+    run_train_py(
         ["hparams_search=grid", "model=resnet18", "model.optimizer.lr=0.001"]
         + [f"data.root={tiny_dataset}", *TINY, f"paths.log_dir={logs}"],
         tmp_path,
@@ -183,7 +167,7 @@ def test_grid_search_groups_its_runs(tmp_path, tiny_dataset):
 def test_optuna_sweep_two_trials_with_sqlite_study(tmp_path, tiny_dataset):
     optuna = pytest.importorskip("optuna")
     sweep = tmp_path / "optuna"
-    out = _train_py(
+    out = run_train_py(
         [
             "hparams_search=optuna",
             f"hydra.sweep.dir={sweep}",
@@ -253,7 +237,7 @@ def _agent_command(sweep: dict, point: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("path", WANDB_SWEEPS, ids=lambda p: p.stem)
-def test_wandb_sweep_file_composes_through_train_py(path, monkeypatch, tmp_path):
+def test_wandb_sweep_file_composes_throughrun_train_py(path, monkeypatch, tmp_path):
     sweep = yaml.safe_load(path.read_text())
     assert sweep["program"] == "train.py"
     assert (ROOT / sweep["program"]).is_file()
@@ -302,7 +286,7 @@ def test_wandb_sweep_command_runs_offline(tmp_path, tiny_dataset, monkeypatch):
     overrides = [c for c in command[3:] if not c.startswith("data.image_size=")]
     extra = [o for o in TINY if not o.startswith(("data=", "data.image_size", "data.batch"))]
     monkeypatch.setenv("CROPPERHEAD_DATASET", str(tiny_dataset))
-    _train_py(
+    run_train_py(
         [
             *overrides,
             f"data.image_size={point['data.image_size']}",
