@@ -1,6 +1,6 @@
 """Throughput of the prediction path on 24-megapixel JPEGs, next to decoding alone and smartcrop.
 
-    python benchmarks/predict.py [--files 16] [--repeat 3] [--batch-size 16] [--workers N]
+    python benchmarks/predict.py [--files 16] [--repeat 3] [--batch-size N] [--workers N]
                                  [--image-size 224] [--device cpu] [--skip-onnx]
                                  [--skip-smartcrop]
 
@@ -8,7 +8,7 @@ Writes ``--files`` 6000 x 4000 JPEGs (a gradient with Gaussian noise, quality 90
 benchmarks/decode.py makes them) into a temporary folder, builds a resnet18 crop model
 with random weights (speed does not depend on the weights), saves it as a Lightning
 checkpoint and exports it to ONNX. Then, in the same run and on the same files, each
-``--repeat`` times in turn:
+``--repeat`` times in turn (in the listed order, then in reverse, alternately):
 
 - ``load_photo``: the decode-and-resize step alone (:func:`cropperhead.scan.pipeline.
   load_photo` at the scan's 512 px, JPEG DCT scaling + Lanczos), one photo after the
@@ -18,7 +18,9 @@ checkpoint and exports it to ONNX. Then, in the same run and on the same files, 
 - ``predict (torch)`` / ``predict (onnx)``: :class:`cropperhead.predict.Predictor` end to
   end (workers decode and letterbox, the main process normalises and runs the model),
   with the mirror-agreement confidence (two forward passes; the default on a GPU) and
-  without (the default on the CPU);
+  without (the default on the CPU); and, without confidence, with the previous CPU
+  settings (batches of 16, and all of torch's intra-op threads while the workers decode)
+  for a same-run comparison (rows marked ``before``);
 - ``smartcrop``: the ``smartcrop`` package (0.5) as its README uses it: ``Image.open``
   (full decode) and ``SmartCrop().crop(image, 100, 100)``, which first downscales the
   picture to about the crop size with Lanczos (``prescale=True``) and then scores
@@ -26,7 +28,9 @@ checkpoint and exports it to ONNX. Then, in the same run and on the same files, 
   ``load_photo`` decoded at 512 px (the cheap decode), so only its analysis differs.
 
 Rates are photos per second (wall clock, worker start-up included for the DataLoader
-rows); the table shows the median over the repeats and, in brackets, the range.
+rows); the table shows the median over the repeats and, in brackets, the range, and the
+median CPU time per photo of this process and its (finished) worker processes together:
+what a row costs when other work shares the cores.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import argparse
 import importlib.util
 import math
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -47,7 +52,7 @@ import torch
 from PIL import Image
 
 from cropperhead.predict.models import load_crop_model
-from cropperhead.predict.predictor import Predictor, default_num_workers
+from cropperhead.predict.predictor import Predictor, default_num_workers, on_gpu
 from cropperhead.scan.pipeline import load_photo
 
 WIDTH, HEIGHT = 6000, 4000
@@ -100,11 +105,18 @@ def make_checkpoint(folder: Path, image_size: int) -> Path:
     return path
 
 
-def rate(run: Callable[[], int]) -> float:
-    """Photos per second of one call (``run`` returns the number of photos done)."""
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU time so far of this process and its finished children (the decoding workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def rate(run: Callable[[], int]) -> tuple[float, float]:
+    """Photos per second and CPU ms per photo of one call (``run`` returns the photos done)."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     n = run()
-    return n / (time.perf_counter() - start)
+    return n / (time.perf_counter() - start), (cpu_seconds() - cpu) / n * 1000
 
 
 def decode_sequential(paths: list[Path]) -> int:
@@ -146,7 +158,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="default: 16 on a GPU, 8 on the CPU"
+    )
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--smartcrop-files", type=int, default=6, help="photos per smartcrop row")
@@ -192,6 +206,18 @@ def main() -> None:
                 )
                 label = f"predict ({name}, {'with' if confidence else 'no'} confidence)"
                 rows[label] = lambda p=predictor: predict(p, paths)
+            if not on_gpu(model):
+                # The previous CPU settings: batches of 16, all intra-op threads throughout.
+                before = Predictor(
+                    model,
+                    batch_size=16,
+                    num_workers=workers,
+                    confidence=False,
+                    decode_size=DECODE_SIZE,
+                    threads=torch.get_num_threads(),
+                )
+                label = f"predict ({name}, no confidence, batch 16, all threads: before)"
+                rows[label] = lambda p=before: predict(p, paths)
         if not args.skip_smartcrop:
             few = paths[: args.smartcrop_files]
             rows["smartcrop (README: full decode + crop 100x100)"] = lambda: smartcrop_readme(few)
@@ -199,11 +225,17 @@ def main() -> None:
 
         predict(Predictor(models["torch"], num_workers=0), paths[:1])  # warm-up
         results: dict[str, list[float]] = {name: [] for name in rows}
-        for _ in range(args.repeat):
-            for name, run in rows.items():
-                results[name].append(rate(run))
+        cpu_ms: dict[str, list[float]] = {name: [] for name in rows}
+        names = list(rows)
+        for repeat in range(args.repeat):
+            # Alternate the order (forwards, then backwards) so no row always runs first.
+            for name in names if repeat % 2 == 0 else names[::-1]:
+                photos_per_s, ms = rate(rows[name])
+                results[name].append(photos_per_s)
+                cpu_ms[name].append(ms)
 
     base = statistics.median(results["load_photo (1 process)"])
+    batch = Predictor(models["torch"], args.batch_size, 0).batch_size
     device = models["torch"].device
     gpu = f" ({torch.cuda.get_device_name()})" if device.startswith("cuda") else ""
     print()
@@ -211,17 +243,17 @@ def main() -> None:
         f"device {device}{gpu}; {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end; torch {torch.__version__} with "
         f"{torch.get_num_threads()} intra-op threads; {workers} decoding workers; batch "
-        f"{args.batch_size}; image size {args.image_size}; {args.files} photos x "
-        f"{args.repeat} repeats"
+        f"{batch}; image size {args.image_size}; {args.files} photos x {args.repeat} repeats"
     )
     print()
-    print("| path | photos/s (median [min-max]) | vs load_photo |")
-    print("| --- | ---: | ---: |")
+    print("| path | photos/s (median [min-max]) | vs load_photo | CPU ms/photo |")
+    print("| --- | ---: | ---: | ---: |")
     for name, values in results.items():
         med = statistics.median(values)
         spread = f"{min(values):.2f}-{max(values):.2f}"
         ratio = med / base if base > 0 and not math.isnan(med) else float("nan")
-        print(f"| {name} | {med:.2f} [{spread}] | {ratio:.2f}x |")
+        ms = statistics.median(cpu_ms[name])
+        print(f"| {name} | {med:.2f} [{spread}] | {ratio:.2f}x | {ms:.0f} |")
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ cannot run) raises :class:`ModelLoadError` with a one-line message.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
 import logging
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +211,17 @@ class CropModel:
         """
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def limit_threads(self, threads: int | None) -> Iterator[None]:
+        """Run the calls inside with at most ``threads`` CPU threads (None: as loaded).
+
+        The predictor narrows the thread pool while its decoding workers hold the other
+        cores. This default changes nothing; :class:`TorchCropModel` on the CPU narrows
+        torch's intra-op pool. (onnxruntime fixes its pool when the session is made; its
+        idle threads sleep rather than spin, see :func:`_load_onnx`.)
+        """
+        yield
+
 
 class CropNet(nn.Module):
     """Backbone + head of a CropRegressor as a plain module: ``(images, aspect) -> crops``.
@@ -292,6 +305,25 @@ class TorchCropModel(CropModel):
         with torch.inference_mode():
             out = self.module(images.to(self.device), aspect.to(self.device))
         return out.float().cpu()
+
+    @contextlib.contextmanager
+    def limit_threads(self, threads: int | None) -> Iterator[None]:
+        """See :meth:`CropModel.limit_threads`: ``torch.set_num_threads``, restored after.
+
+        torch's OpenMP threads spin while they wait for work; next to busy decoding
+        processes that spinning takes CPU time from them (on 2 cores, the forward pass
+        took 42-73 ms of CPU per photo on 2 threads against 34-35 ms on 1:
+        benchmarks/README.md).
+        """
+        before = torch.get_num_threads()
+        if threads is None or self.device != "cpu" or threads >= before:
+            yield
+            return
+        torch.set_num_threads(max(1, int(threads)))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 class OnnxCropModel(CropModel):

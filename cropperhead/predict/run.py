@@ -2,7 +2,7 @@
 
     python predict.py ckpt_path=CKPT input=PATH [output=PRED.jsonl] [format=jsonl|csv]
         [write_xmp=true] [xmp_target=auto|stem|name|both] [overwrite=false] [dry_run=false]
-        [aspect=free|original|3:2|2:3|4:5|5:4|1:1|16:9|W:H] [device=auto] [batch_size=16]
+        [aspect=free|original|3:2|2:3|4:5|5:4|1:1|16:9|W:H] [device=auto] [batch_size=N]
         [num_workers=N] [confidence=auto|true|false] [report=false]
 
 ``input`` is a photo, a folder (walked recursively like ``cropperhead scan``: RAW files
@@ -87,7 +87,7 @@ class PredictOptions:
     dry_run: bool = False
     backup: bool = True
     device: str = "auto"
-    batch_size: int = 16
+    batch_size: int | None = None
     num_workers: int | None = None
     decode_size: int = DEFAULT_DECODE_SIZE
     confidence: bool | None = None
@@ -144,7 +144,7 @@ class PredictOptions:
             dry_run=bool(get("dry_run", False)),
             backup=bool(get("backup", True)),
             device=str(get("device", "auto")),
-            batch_size=int(get("batch_size", 16)),
+            batch_size=None if get("batch_size") is None else int(get("batch_size")),
             num_workers=None if get("num_workers") is None else int(get("num_workers")),
             decode_size=int(get("decode_size", DEFAULT_DECODE_SIZE)),
             confidence=_tristate(get("confidence", "auto"), "confidence"),
@@ -170,7 +170,7 @@ class PredictOptions:
             raise PredictError(
                 f"xmp_target must be one of {', '.join(XMP_TARGETS)}, got {self.xmp_target!r}"
             )
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise PredictError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.num_workers is not None and self.num_workers < 0:
             raise PredictError(f"num_workers must be 0 or more, got {self.num_workers}")

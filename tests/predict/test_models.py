@@ -166,3 +166,20 @@ def test_devices():
             resolve_device("cuda")
     with pytest.raises(ModelLoadError, match="device must be"):
         resolve_device("abacus")
+
+
+def test_limit_threads_narrows_torch_on_the_cpu_and_restores_it(tiny_ckpt):
+    model = load_crop_model(tiny_ckpt, device="cpu")
+    before = torch.get_num_threads()
+    images, aspect = torch.zeros(2, 3, IMAGE_SIZE, IMAGE_SIZE), torch.tensor([1.5, 0.5])
+    reference = model(images, aspect)
+    with model.limit_threads(1):
+        assert torch.get_num_threads() == 1
+        # The same network; oneDNN splits the sums by thread count: float32 rounding apart.
+        torch.testing.assert_close(model(images, aspect), reference, rtol=0, atol=1e-5)
+    assert torch.get_num_threads() == before
+    with model.limit_threads(None), model.limit_threads(before + 4):  # never widens
+        assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="boom"), model.limit_threads(1):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before

@@ -14,6 +14,7 @@ from cropperhead.predict.predictor import (
     Predictor,
     Skipped,
     default_num_workers,
+    default_threads,
     prepare_photo,
 )
 from cropperhead.scan.pipeline import load_photo
@@ -87,10 +88,35 @@ def test_batch_size_and_workers_do_not_change_results(photo_dir, model):
     many = list(
         Predictor(model, batch_size=3, num_workers=2, confidence=True).predict(paths, progress=True)
     )
-    assert [r.source for r in one] == [r.source for r in many]
-    for a, b in zip(one, many, strict=True):
+    # One intra-op thread while the workers decode: the same crops.
+    narrow = list(Predictor(model, batch_size=2, num_workers=2, threads=1).predict(paths))
+    assert [r.source for r in one] == [r.source for r in many] == [r.source for r in narrow]
+    for a, b, c in zip(one, many, narrow, strict=True):
         np.testing.assert_allclose(a.crop.as_array(), b.crop.as_array(), atol=1e-5)
+        np.testing.assert_allclose(a.crop.as_array(), c.crop.as_array(), atol=1e-5)
         assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+
+
+def test_the_network_keeps_to_the_cores_the_workers_leave_until_the_last_batch(
+    photo_dir, model, monkeypatch
+):
+    paths = _photos(photo_dir)
+    asked = []
+    limit_threads = type(model).limit_threads
+
+    def spy(self, threads):
+        asked.append(threads)
+        return limit_threads(self, threads)
+
+    monkeypatch.setattr(type(model), "limit_threads", spy)
+    list(Predictor(model, batch_size=2, num_workers=2, threads=1).predict(paths))
+    # 5 photos in batches of 2: two while photos remain to decode, the last one alone.
+    assert asked == [1, 1, None]
+    asked.clear()
+    list(Predictor(model, batch_size=2, num_workers=0, threads=1).predict(paths))
+    assert asked == [None, None, None]  # decoding in this process: nothing to leave room for
+    assert default_threads(0) is None
+    assert default_threads(1) >= 1
 
 
 class _ConstantModel(CropModel):
@@ -145,6 +171,11 @@ def test_rejects_bad_settings(model):
         Predictor(model, batch_size=0)
     with pytest.raises(ValueError, match="num_workers"):
         Predictor(model, num_workers=-1)
+    with pytest.raises(ValueError, match="threads"):
+        Predictor(model, threads=0)
+    # Batches of 8 on the CPU, where they overlap the decoding; what is asked for otherwise.
+    assert Predictor(model).batch_size == 8
+    assert Predictor(model, batch_size=3).batch_size == 3
 
 
 def test_default_workers():
