@@ -1,7 +1,7 @@
 """Suggest crops: ``python predict.py ckpt_path=RUN/checkpoints/last.ckpt input=~/Pictures/new``.
 
 Options: ``output=PRED.jsonl format=jsonl|csv write_xmp=true overwrite=false dry_run=false
-aspect=free|original|3:2|... device=auto batch_size=16 report=false``; ``ckpt_path`` may
+aspect=free|original|3:2|... device=auto batch_size=N report=false``; ``ckpt_path`` may
 also be a ``cropperhead export`` ONNX or TorchScript file. See conf/predict.yaml.
 """
 
