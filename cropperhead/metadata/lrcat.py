@@ -43,6 +43,11 @@ Rows (:func:`iter_catalog`):
   AgLibraryFile.baseName + "." + extension`` (:func:`catalog_photo_path`); a Windows
   catalog's ``C:/...`` path is kept as written. Whether the file exists is not checked
   here (the scan reports ``missing-file``).
+- ``catalog_relative_photo``: the same photo through the root folder's
+  ``relativePathFromCatalog`` (the catalog's folder + that relative path +
+  ``pathFromRoot`` + file name, ``..`` folded), where the photo lies when the catalog
+  and its photos were moved or copied together (to another disk or machine); None when
+  the column is absent or empty. The scan tries it when ``photo`` is missing.
 - ``source`` = the catalog path (absolute); ``origin`` = ``"lrcat"``;
   ``sample_key`` = ``f"lrcat:{catalog}:{id_local}"``; ``copy_name`` = ``copyName`` for
   a virtual copy (``masterImage`` set; ``"copy <id_local>"`` when it has no name), else
@@ -82,6 +87,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
@@ -175,10 +181,13 @@ _REQUIRED_COLUMNS = {
     "Adobe_imageDevelopSettings": ("id_local", "image", "text", "croppedWidth"),
 }
 
+#: Columns read when the catalog has them (older or odd catalogs may not).
+_OPTIONAL_COLUMNS = {"AgLibraryRootFolder": ("relativePathFromCatalog",)}
+
 _ROWS_QUERY = """
 SELECT i.id_local, i.masterImage, i.copyName, i.orientation, i.fileWidth, i.fileHeight,
        i.fileFormat, f.id_local, f.baseName, f.extension, fo.pathFromRoot, r.absolutePath,
-       d.id_local, typeof(d.text), d.text, d.croppedWidth
+       d.id_local, typeof(d.text), d.text, d.croppedWidth, {relative}
 FROM Adobe_images AS i
 LEFT JOIN AgLibraryFile AS f ON f.id_local = i.rootFile
 LEFT JOIN AgLibraryFolder AS fo ON fo.id_local = f.folder
@@ -190,6 +199,10 @@ WHERE i.id_local > ?
 ORDER BY i.id_local
 LIMIT ?
 """
+
+
+def _rows_query(has_relative_path: bool) -> str:
+    return _ROWS_QUERY.format(relative="r.relativePathFromCatalog" if has_relative_path else "NULL")
 
 
 class CatalogError(ValueError):
@@ -271,6 +284,27 @@ def catalog_photo_path(
         folder += "/"
     name = f"{base_name}.{extension}" if extension else base_name
     return Path(root + folder + name)
+
+
+def _catalog_relative_photo(
+    catalog: Path, relative_root: str | None, photo: Path, absolute_path: Any
+) -> Path | None:
+    """The photo's path through ``relativePathFromCatalog`` (see ``catalog_relative_photo``).
+
+    The relative root folder is joined to the catalog's folder, then the photo's path
+    below its root folder (``pathFromRoot`` + file name, taken from ``photo``) follows.
+    ``..`` parts are folded without resolving links. None when there is no relative path
+    or it is absolute (Lightroom writes ``../../D:/...`` for another drive on Windows;
+    such a path simply does not exist here).
+    """
+    root = _as_str(absolute_path) or ""
+    if not relative_root or not str(photo).startswith(root):
+        return None
+    below = str(photo)[len(root) :].lstrip("/\\")
+    relative_root = relative_root.replace("\\", "/")
+    if relative_root.startswith("/"):
+        return None
+    return Path(os.path.normpath(os.path.join(catalog.parent, relative_root, below)))
 
 
 def _looks_compressed(data: bytes) -> bool:
@@ -478,7 +512,13 @@ def open_catalog(path: Path, *, timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Co
     return conn
 
 
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+def _check_schema(conn: sqlite3.Connection, path: Path) -> set[str]:
+    """Raise CatalogError unless the needed columns exist; return the optional ones present.
+
+    Returns:
+        ``"TABLE.COLUMN"`` names of :data:`_OPTIONAL_COLUMNS` that the catalog has.
+    """
+    optional: set[str] = set()
     for table, columns in _REQUIRED_COLUMNS.items():
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if not present:
@@ -488,6 +528,8 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
             raise CatalogError(
                 f"Lightroom catalog table {table} lacks {', '.join(missing)}: {str(path)!r}"
             )
+        optional.update(f"{table}.{c}" for c in _OPTIONAL_COLUMNS.get(table, ()) if c in present)
+    return optional
 
 
 # -- rows ------------------------------------------------------------------------------
@@ -569,6 +611,7 @@ def _row_item(
         text_kind,
         text_value,
         cropped_width,
+        relative_path,
     ) = row
     sample_key = f"lrcat:{catalog}:{image_id}"
     fallback_source = f"{catalog}#{image_id}"
@@ -589,6 +632,7 @@ def _row_item(
     except ValueError as exc:
         return skipped(fallback_source, BAD_METADATA, f"cannot build its file path: {exc}")
     source = str(photo)
+    moved = _catalog_relative_photo(catalog, _as_str(relative_path), photo, absolute_path)
     copy = _as_str(copy_name) or None
     if master_image is not None:
         label += f" (virtual copy {copy!r})" if copy else " (virtual copy)"
@@ -620,6 +664,7 @@ def _row_item(
         fields=values,
         source=catalog,
         photo=photo,
+        catalog_relative_photo=moved,
         copy_name=copy,
         sample_key=sample_key,
     )
@@ -628,15 +673,16 @@ def _row_item(
 class _RowReader:
     """Reads Adobe_images in id order, a batch per short query, reopening if locked."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, immutable: bool) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, immutable: bool, query: str) -> None:
         self.path = path
         self.conn = conn
         self.immutable = immutable
+        self.query = query
         conn.text_factory = bytes
 
     def fetch(self, after_id: int) -> list[tuple[Any, ...]]:
         try:
-            return self.conn.execute(_ROWS_QUERY, (after_id, _BATCH_ROWS)).fetchall()
+            return self.conn.execute(self.query, (after_id, _BATCH_ROWS)).fetchall()
         except sqlite3.OperationalError as exc:
             if self.immutable or not _is_locked(exc):
                 raise CatalogError(
@@ -656,7 +702,7 @@ class _RowReader:
         self.conn.text_factory = bytes
         self.immutable = True
         try:
-            return self.conn.execute(_ROWS_QUERY, (after_id, _BATCH_ROWS)).fetchall()
+            return self.conn.execute(self.query, (after_id, _BATCH_ROWS)).fetchall()
         except sqlite3.Error as exc:
             raise CatalogError(
                 f"cannot read catalog {str(self.path)!r}: {_one_line(str(exc))}"
@@ -717,8 +763,9 @@ def iter_catalog(path: Path, fields: Sequence[str] = ()) -> Iterator[DevelopSett
     catalog = Path(path).absolute()
     conn, immutable = _open(catalog, BUSY_TIMEOUT_S)
     try:
-        _check_schema(conn, catalog)
+        optional = _check_schema(conn, catalog)
     except BaseException:
         conn.close()
         raise
-    return _iter_items(catalog, _RowReader(catalog, conn, immutable), keys)
+    query = _rows_query("AgLibraryRootFolder.relativePathFromCatalog" in optional)
+    return _iter_items(catalog, _RowReader(catalog, conn, immutable, query), keys)

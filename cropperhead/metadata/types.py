@@ -79,6 +79,10 @@ class DevelopSettings:
         fields: the ``--field crs:NAME`` values asked for and present, as strings.
         source: the file the settings were read from (sidecar, photo, catalog).
         photo: the photo the settings belong to, when the source says (catalog rows).
+        catalog_relative_photo: where a catalog row's photo lies when the catalog was
+            moved together with its photos: the catalog's folder joined with
+            ``AgLibraryRootFolder.relativePathFromCatalog``, the folder and the file
+            name; None when the catalog records no relative path.
         copy_name: a catalog virtual copy's name; None for masters and files.
         sample_key: distinguishes several samples of one photo (catalog image id).
     """
@@ -93,5 +97,6 @@ class DevelopSettings:
     fields: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
     photo: Path | None = None
+    catalog_relative_photo: Path | None = None
     copy_name: str | None = None
     sample_key: str | None = None

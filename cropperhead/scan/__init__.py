@@ -2,8 +2,8 @@
 
 Python API: :func:`scan_library` (returns a :class:`ScanSummary`); command line:
 :mod:`cropperhead.scan.cli`. Modules: ``walker`` (finding photos and sidecars),
-``manifest`` (the files written, atomic writes, state and journal), ``pipeline``
-(labelling one photo; the scan itself).
+``manifest`` (the files written, atomic writes, state and journal), ``relocate``
+(finding a catalog's moved photos), ``pipeline`` (labelling one photo; the scan itself).
 
 Rules this package decides
 ==========================
@@ -15,8 +15,10 @@ What is a photo
     files are sidecars. A sidecar with no photo beside it is recorded in skipped.jsonl
     as ``missing-file`` ("XMP sidecar whose photo is not beside it"); a file given
     directly that is neither photo nor sidecar as ``unsupported``. Every photo of a
-    ``--catalog`` is scanned wherever it lies; a row whose file is gone is
-    ``missing-file``. A photo is known by its absolute, symlink-resolved path (the
+    ``--catalog`` is scanned wherever it lies: where ``--path-map`` moves it, else
+    where the catalog says, else through the catalog's relative path (photos moved
+    together with their catalog; :mod:`cropperhead.scan.relocate`); a row whose file is
+    found nowhere is ``missing-file``. A photo is known by its absolute, symlink-resolved path (the
     manifest's ``source``), so one reached twice is scanned once. ``--out`` may lie
     inside a SOURCE (it is not walked) but may not be the SOURCE folder itself.
 

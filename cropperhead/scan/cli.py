@@ -24,6 +24,8 @@ examples:
       walk a folder recursively; sidecars and embedded XMP
   cropperhead scan --catalog ~/Pictures/Lightroom/"Lightroom Catalog.lrcat" --out DS
       every photo of a Lightroom Classic catalog (virtual copies too), no SOURCE needed
+  cropperhead scan --catalog cat.lrcat --path-map 'D:/Photos=/mnt/nas/photos' --out DS
+      a catalog written on Windows, its photos now on a Linux mount
   cropperhead scan ~/Pictures/2023 ~/Pictures/2024/IMG_0042.CR2 --out DS --size 768
       several sources, folders and single files, larger images
   cropperhead scan ~/Pictures --out DS --include-uncropped --field crs:Exposure2012
@@ -77,6 +79,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         dest="catalogs",
         help="a Lightroom Classic catalog; all its photos are scanned wherever they lie and "
         "its crops beat sidecars (repeatable). Example: --catalog 'Lightroom Catalog.lrcat'",
+    )
+    parser.add_argument(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        dest="path_maps",
+        help="a --catalog's photos that it lists under the folder OLD now lie under NEW "
+        "(another disk, mount point or machine; repeatable, the longest OLD wins). Photos "
+        "moved together with their catalog are found without it. Example: --path-map "
+        "'C:/Users/me/Pictures=/mnt/photos'",
     )
     parser.add_argument(
         "--include-uncropped",
@@ -136,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             prune=args.prune,
             workers=args.workers,
             progress=args.progress,
+            path_maps=args.path_maps,
         )
     except ScanError as exc:
         return _error(str(exc), 2)

@@ -64,7 +64,7 @@ from cropperhead.metadata.types import (
     DevelopSettings,
     SkipError,
 )
-from cropperhead.scan import walker
+from cropperhead.scan import relocate, walker
 from cropperhead.scan.manifest import (
     IMAGES_DIR,
     Entry,
@@ -189,6 +189,7 @@ class ScanSummary:
     resumed: int = 0
     decoded: int = 0
     seconds: float = 0.0
+    hints: list[str] = field(default_factory=list)
 
     @property
     def samples(self) -> int:
@@ -216,6 +217,7 @@ class ScanSummary:
                 + (f" ({self.resumed} resumed from an interrupted scan)" if self.resumed else ""),
                 f"decoded {self.decoded} photos in {self.seconds:.1f} s ({rate:.1f} photos/s); "
                 f"data set in {self.out}",
+                *(f"hint: {hint}" for hint in self.hints),
             ]
         )
 
@@ -611,10 +613,17 @@ def photo_key(
             [s.path.name, hashlib.sha256(s.packet).hexdigest() if s.packet is not None else s.error]
             for s in sidecars
         ],
-        "catalog": [asdict(row) for row in rows],
+        "catalog": [_row_for_key(row) for row in rows],
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _row_for_key(row: DevelopSettings) -> dict[str, Any]:
+    """A catalog row's settings for the key; where the photo was looked for is no label."""
+    fields = asdict(row)
+    fields.pop("catalog_relative_photo", None)
+    return fields
 
 
 # --------------------------------------------------------------------------- the scan
@@ -634,7 +643,8 @@ def _check_arguments(
     catalogs: Sequence[Path],
     fields: Sequence[str],
     workers: int | None,
-) -> tuple[str, ...]:
+    path_maps: Sequence[str | relocate.PathMap] = (),
+) -> tuple[tuple[str, ...], tuple[relocate.PathMap, ...]]:
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ScanError(f"--size must be a positive number of pixels, got {size!r}")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
@@ -658,6 +668,18 @@ def _check_arguments(
         checked = tuple(xmp.check_field_names(list(fields)))
     except ValueError as exc:
         raise ScanError(f"--field: {exc}") from exc
+    maps = []
+    for path_map in path_maps:
+        try:
+            maps.append(
+                path_map
+                if isinstance(path_map, relocate.PathMap)
+                else relocate.parse_path_map(path_map)
+            )
+        except ValueError as exc:
+            raise ScanError(f"--path-map: {exc}") from exc
+    if maps and not catalogs:
+        raise ScanError("--path-map moves a catalog's photos; it needs --catalog")
     if out.exists() and not out.is_dir():
         raise ScanError(f"--out {out} exists and is not a folder")
     for source in sources:
@@ -670,7 +692,7 @@ def _check_arguments(
         probe.unlink()
     except OSError as exc:
         raise ScanError(f"--out {out} is not a writable folder: {exc.strerror or exc}") from exc
-    return checked
+    return checked, tuple(maps)
 
 
 def scan_library(
@@ -684,6 +706,7 @@ def scan_library(
     prune: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    path_maps: Sequence[str | relocate.PathMap] = (),
 ) -> ScanSummary:
     """Build or update a training set from photos, sidecars and catalogs.
 
@@ -703,6 +726,9 @@ def scan_library(
             in worker processes, forked where that is safe and else *spawned*, so a
             script that calls this needs the usual ``if __name__ == "__main__":`` guard.
         progress: show a progress bar on stderr (only when it is a terminal).
+        path_maps: ``OLD=NEW`` texts or :class:`~cropperhead.scan.relocate.PathMap`:
+            a catalog's photos under OLD now lie under NEW
+            (:mod:`cropperhead.scan.relocate`).
 
     Returns:
         What the scan did and what the data set now holds.
@@ -716,7 +742,7 @@ def scan_library(
     sources = [Path(s) for s in sources]
     catalogs = [Path(c) for c in catalogs]
     out = Path(out)
-    checked = _check_arguments(sources, out, size, catalogs, fields, workers)
+    checked, maps = _check_arguments(sources, out, size, catalogs, fields, workers, path_maps)
     config = ScanConfig(
         out=walker.absolute(out),
         size=size,
@@ -725,7 +751,8 @@ def scan_library(
     )
     _quiet_exifread()
     with scan_lock(out):
-        return _Scan(config, sources, catalogs, prune, workers or _cpu_count(), progress).run()
+        scan = _Scan(config, sources, catalogs, prune, workers or _cpu_count(), progress, maps)
+        return scan.run()
 
 
 class _Scan:
@@ -739,8 +766,10 @@ class _Scan:
         prune: bool,
         workers: int,
         progress: bool,
+        path_maps: Sequence[relocate.PathMap] = (),
     ) -> None:
         self.config = config
+        self.path_maps = tuple(path_maps)
         self.sources = sources
         self.catalogs = list(dict.fromkeys(walker.absolute(c) for c in catalogs))
         self.prune = prune
@@ -795,6 +824,7 @@ class _Scan:
                 items = list(lrcat.iter_catalog(catalog, self.config.fields))
             except ValueError as exc:
                 raise ScanError(f"--catalog {catalog}: {exc}") from exc
+            missing: list[str] = []
             for item in items:
                 if not isinstance(item, DevelopSettings):
                     entry["skipped"].append(skipped_record(item.source, item.reason, item.detail))
@@ -804,22 +834,37 @@ class _Scan:
                         skipped_record(catalog, BAD_METADATA, "catalog row without a file path")
                     )
                     continue
-                photo = Path(item.photo)
-                if not photo.is_file():
+                found, tried = relocate.locate_catalog_photo(item, self.path_maps)
+                if found is None:
                     copy = f" (virtual copy {item.copy_name!r})" if item.copy_name else ""
+                    elsewhere = f"; also looked at {', '.join(tried[1:])}" if tried[1:] else ""
                     entry["skipped"].append(
                         skipped_record(
                             item.photo,
                             MISSING_FILE,
-                            f"{catalog.name} lists this photo{copy} but the file is gone",
+                            f"{catalog.name} lists this photo{copy} but the file is gone"
+                            + elsewhere,
                         )
                     )
+                    missing.append(str(item.photo))
                     continue
-                photo = walker.absolute(photo)
+                photo = walker.absolute(found)
                 rows.setdefault(photo, []).append(item)
                 self.row_catalogs.setdefault(photo, set()).add(str(catalog))
             self.produced[entry["id"]] = entry
+            self._hint_missing(catalog, missing)
         return rows
+
+    def _hint_missing(self, catalog: Path, missing: list[str]) -> None:
+        """Suggest a --path-map when a catalog's photos are not where it says."""
+        folder = relocate.suggest_path_map(missing)
+        if folder is None:
+            return
+        self.summary.hints.append(
+            f"{len(missing)} photo(s) of {catalog.name} are not where it says (under "
+            f"{folder}); if they moved, tell the scan where they are now: "
+            f"--path-map '{folder}=/where/they/are/now'"
+        )
 
     def _walk_records(self, walk: walker.WalkResult) -> None:
         for sidecar, root in walk.orphans:

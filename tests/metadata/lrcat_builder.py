@@ -330,11 +330,16 @@ class CatalogBuilder:
         )
         return id_local
 
-    def _folder(self, root: str, sub: str) -> int:
+    def _folder(self, root: str, sub: str, relative_root: str | None = None) -> int:
         root_id = self._roots.get(root)
         if root_id is None:
             name = root.rstrip("/").rpartition("/")[2]
-            root_id = self._insert("AgLibraryRootFolder", absolutePath=root, name=name)
+            root_id = self._insert(
+                "AgLibraryRootFolder",
+                absolutePath=root,
+                name=name,
+                relativePathFromCatalog=relative_root,
+            )
             self._roots[root] = root_id
         key = (root_id, sub)
         folder_id = self._folders.get(key)
@@ -425,6 +430,7 @@ class CatalogBuilder:
         cropped_width: Any = DEFAULT,
         xmp: str | bytes | None = None,
         root: str | None = None,
+        relative_root: str | None = None,
         file_format: str | None = None,
     ) -> int:
         """Add a photo (a file row and a master image row); return its image ``id_local``.
@@ -442,11 +448,13 @@ class CatalogBuilder:
                 stale); compressed for the classic schema unless bytes are given.
             root: the root folder (``AgLibraryRootFolder.absolutePath``); default the
                 photo's own folder. Subfolders below it go to ``pathFromRoot``.
+            relative_root: ``relativePathFromCatalog`` of the root folder when this photo
+                creates it (``"../Pictures/"``: relative to the catalog's folder).
             file_format: ``fileFormat``; default from the extension (``JPG``, ``RAW``, ...).
         """
         text = str(path).replace("\\", "/") if isinstance(path, PurePath) else path
         root_path, sub, stem, extension = _split_path(text, root)
-        folder_id = self._folder(root_path, sub)
+        folder_id = self._folder(root_path, sub, relative_root)
         name = f"{stem}.{extension}" if extension else stem
         file_id = self._insert(
             "AgLibraryFile",

@@ -125,6 +125,44 @@ def test_lita_fixture_row(shared_fixtures):
     assert item.fields == {"crs:ProcessVersion": "11.0", "crs:Version": "14.1"}
 
 
+def test_real_catalogs_relative_paths(shared_fixtures):
+    # relativePathFromCatalog as Lightroom wrote it: "../" (LITA) and
+    # "../../../../Pictures/2013/" (LR5), joined to the catalog's own folder.
+    folder = (shared_fixtures / "lrcat").absolute()
+    (lita,) = iter_catalog(folder / LITA)
+    assert lita.catalog_relative_photo == Path(
+        os.path.normpath(folder / ".." / "IMG-20231202-WA0027.jpg")
+    )
+    lr5 = _by_id(iter_catalog(folder / LR5))
+    expected = folder / "../../../../Pictures/2013/12-01 (MO) Pre-party Phoelix/_MAX7667.NEF"
+    assert lr5[21].catalog_relative_photo == Path(os.path.normpath(expected))
+    assert ".." not in lr5[21].catalog_relative_photo.parts
+
+
+def test_relative_path_absent_or_odd(tmp_path):
+    path = tmp_path / "cat.lrcat"
+    with CatalogBuilder(path) as cat:
+        plain = cat.add_photo("/photos/a.jpg")
+        windows = cat.add_photo("C:/p/b.jpg", relative_root="../../D:/p/")
+        absolute = cat.add_photo("/other/c.jpg", relative_root="/mnt/other/")
+        nested = cat.add_photo("/r/sub/d.jpg", root="/r/", relative_root="..\\r\\")
+    items = _by_id(iter_catalog(path))
+    assert items[plain].catalog_relative_photo is None
+    # Another drive on Windows: a path that cannot exist here, harmless.
+    assert items[windows].catalog_relative_photo == tmp_path.parent.parent / "D:/p/b.jpg"
+    assert items[absolute].catalog_relative_photo is None
+    assert items[nested].catalog_relative_photo == tmp_path.parent / "r/sub/d.jpg"
+    # A catalog without the column (it is optional) reads the same, without relative paths.
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE AgLibraryRootFolder DROP COLUMN relativePathFromCatalog")
+    conn.commit()
+    conn.close()
+    items = _by_id(iter_catalog(path))
+    assert len(items) == 4
+    assert all(item.catalog_relative_photo is None for item in items.values())
+    assert str(items[nested].photo) == "/r/sub/d.jpg"
+
+
 def test_lita_compressed_xmp_blob(shared_fixtures):
     path = shared_fixtures / "lrcat" / LITA
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
