@@ -21,6 +21,7 @@ class RankProbe(pl.Callback):
     def __init__(self, out: str) -> None:
         self.out = Path(out)
         self.train_indices: list[int] = []
+        self.val_indices: list[int] = []
         self.saved: list[str] = []
 
     def setup(self, trainer, pl_module, stage):
@@ -37,6 +38,10 @@ class RankProbe(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.train_indices += [int(i) for i in batch["index"]]
 
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        if not trainer.sanity_checking:
+            self.val_indices += [int(i) for i in batch["index"]]
+
     def on_fit_end(self, trainer, pl_module):
         self.out.mkdir(parents=True, exist_ok=True)
         record = {
@@ -44,6 +49,9 @@ class RankProbe(pl.Callback):
             "world_size": trainer.world_size,
             "sampler": type(trainer.train_dataloader.sampler).__name__,
             "train_indices": self.train_indices,
+            "val_indices": self.val_indices,
+            "val_sampler": type(trainer.val_dataloaders.sampler).__name__,
+            "val_size": len(trainer.datamodule.splits["val"]),
             "val_metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
             "saved": self.saved,
             "pid": os.getpid(),
@@ -73,6 +81,9 @@ def test_ddp_two_cpu_processes(tmp_path, tiny_dataset):
         "data.image_size=64",
         "data.batch_size=2",
         "data.num_workers=0",
+        # 10 training photos, 5 for validation: two validation shards cannot be equal.
+        "data.val_fraction=0.2",
+        "data.test_fraction=0.1",
         # The uint8 cache path, as trainer=ddp uses it on GPUs: built once (local rank 0's
         # prepare_data), opened by both ranks, sharded by the DistributedSampler.
         "++data.cache=true",
@@ -119,6 +130,15 @@ def test_ddp_two_cpu_processes(tmp_path, tiny_dataset):
     assert seen[0]
     assert seen[1]
     assert not seen[0] & seen[1]
+    # Validation shards every photo exactly once (no padding repeats), so the synced
+    # metrics are the plain means over the validation split.
+    assert all(r["val_sampler"] == "UnrepeatedDistributedSampler" for r in ranks)
+    val_seen = ranks[0]["val_indices"] + ranks[1]["val_indices"]
+    assert ranks[0]["val_indices"]
+    assert ranks[1]["val_indices"]
+    assert sorted(val_seen) == sorted(set(val_seen))
+    assert ranks[0]["val_size"] % 2 == 1
+    assert len(val_seen) == ranks[0]["val_size"]
     # Validation metrics are reduced across ranks: both report the same numbers.
     for key in ("val/iou", "val/bde", "val/angle_mae", "val/loss"):
         assert ranks[0]["val_metrics"][key] == pytest.approx(ranks[1]["val_metrics"][key]), key

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader
 
 from cropperhead.data.cache import CachedCropDataset, build_cache, cache_rows, collate_cached
@@ -23,6 +24,25 @@ from cropperhead.data.gpu import GpuAugment
 from cropperhead.data.transforms import CropAugment
 
 log = logging.getLogger(__name__)
+
+
+def _unrepeated_sampler(dataset: Any) -> UnrepeatedDistributedSampler | None:
+    """Under DDP, an evaluation sampler that shards without repeating photos.
+
+    Lightning's own choice for validation and test, a ``DistributedSampler``, pads the
+    shards to equal length by repeating photos, which skews the metrics a little; these
+    are running means synced across ranks, which do not need equal shards. With fewer
+    photos than processes (some rank would get none, and its epoch-end sync would be
+    missing) Lightning's padded sampler stays. None when not distributed.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return None
+    world = torch.distributed.get_world_size()
+    if world < 2 or len(dataset) < world:
+        return None
+    return UnrepeatedDistributedSampler(
+        dataset, num_replicas=world, rank=torch.distributed.get_rank(), shuffle=False
+    )
 
 
 def split_of(source: str, seed: int, val_fraction: float, test_fraction: float) -> str:
@@ -154,10 +174,12 @@ class CropDataModule(pl.LightningDataModule):
         else:
             augment = CropAugment(self.augment) if train and self.augment != "none" else None
             dataset = CropDataset(self.splits[split], self.image_size, augment)
+        sampler = None if train else _unrepeated_sampler(dataset)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=train,
+            sampler=sampler,
             drop_last=train and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
