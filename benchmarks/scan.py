@@ -1,8 +1,8 @@
 """Throughput and memory of ``cropperhead scan`` next to this machine's own decoding limit.
 
     python benchmarks/scan.py [--photos 16] [--repeat 3] [--size 512] [--raw-files 2]
-                              [--raw-repeat 2] [--memory-photos 16] [--quick]
-                              [--parts jpeg,raw,memory] [--profile]
+                              [--raw-repeat 2] [--memory-photos 16] [--memory-size 2000x1500]
+                              [--quick] [--parts jpeg,raw,memory] [--profile]
 
 Generates everything on the fly in a temporary folder, then measures in one run:
 
@@ -31,10 +31,12 @@ Generates everything on the fly in a temporary folder, then measures in one run:
    LibRaw's full demosaic (``postprocess()``, AHD) + resize and its half-size render
    (``postprocess(half_size=True)``) + resize. Target: preview >= 5x faster than the
    full demosaic.
-3. Memory: the scan of ``--memory-photos`` N and of 3N small photos (2000 x 1500), each
-   in a fresh process; peak RSS (``VmHWM``) of that process and of its largest worker
-   (sampled every 20 ms while the scan runs), and the main process's growth per extra
-   photo. Target: 3N within 1.2x of N.
+3. Memory: the scan of ``--memory-photos`` N and of 3N small photos (``--memory-size``,
+   2000 x 1500), each in a fresh process, then the same scan again over its own output
+   (nothing changed: the whole state is loaded, compared and written back); peak RSS
+   (``VmHWM``) of that process and of its largest worker (sampled every 20 ms while the
+   scan runs), and the main process's growth per extra photo. Target: 3N within 1.2x
+   of N.
 
 ``--profile`` also runs the scan with ``workers=1`` (every photo in this process) under
 cProfile and prints where the time goes. ``--parts`` picks the parts to run. Prints
@@ -432,9 +434,9 @@ def run_child(library: Path, out: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def make_memory_libraries(root: Path, n: int, pool) -> None:
+def make_memory_libraries(root: Path, n: int, pool, size: tuple[int, int] = SMALL) -> None:
     small, large = root / "mem_n", root / "mem_3n"
-    make_library(large, 3 * n, SMALL, pool)
+    make_library(large, 3 * n, size, pool)
     small.mkdir()
     for photo in sorted(large.iterdir())[: 2 * n]:  # the first N photos and their sidecars
         os.link(photo, small / photo.name)
@@ -447,21 +449,27 @@ def memory_part(root: Path) -> dict:
         results[name] = run_child(library, root / f"out_{name}")
         if results[name]["samples"] != results[name]["photos"]:
             raise RuntimeError(f"memory scan of {library} lost photos: {results[name]}")
+        # The same scan again over its own output: every photo unchanged, nothing decoded;
+        # the whole state is loaded, compared and written back.
+        results[f"{name} again"] = run_child(library, root / f"out_{name}")
+        if results[f"{name} again"]["photos"] != 0:
+            raise RuntimeError(f"rescan of {library} decoded photos: {results[f'{name} again']}")
     return results
 
 
-def memory_table(result: dict) -> list[str]:
+def memory_table(result: dict, size: tuple[int, int] = SMALL) -> list[str]:
     lines = [
-        f"Memory: {SMALL[0]} x {SMALL[1]} JPEGs with the same sidecars, each scan in a fresh "
-        "process (default workers).",
+        f"Memory: {size[0]} x {size[1]} JPEGs with the same sidecars, each scan in a fresh "
+        "process (default workers); 'again': the same scan rerun over its output (nothing "
+        "changed, nothing decoded).",
         "",
-        "| photos | main process peak RSS MiB | largest worker peak RSS MiB | scan s |",
-        "| ---: | ---: | ---: | ---: |",
+        "| scan | samples | main process peak RSS MiB | largest worker peak RSS MiB | scan s |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for run in result.values():
+    for name, run in result.items():
         lines.append(
-            f"| {run['photos']} | {run['main_kib'] / 1024:.0f} | {run['worker_kib'] / 1024:.0f} "
-            f"| {run['seconds']:.1f} |"
+            f"| {name} | {run['samples']} | {run['main_kib'] / 1024:.1f} "
+            f"| {run['worker_kib'] / 1024:.0f} | {run['seconds']:.1f} |"
         )
     small, large = result["N"], result["3N"]
     extra = large["photos"] - small["photos"]
@@ -469,10 +477,12 @@ def memory_table(result: dict) -> list[str]:
     worker = large["worker_kib"] / small["worker_kib"]
     met = "met" if max(main, worker) <= MEMORY_TARGET else "NOT met"
     per_photo = (large["main_kib"] - small["main_kib"]) / extra
+    again = (result["3N again"]["main_kib"] - result["N again"]["main_kib"]) / extra
     lines += [
         "",
         f"3N / N peak RSS: main {main:.3f}, worker {worker:.3f} (target <= {MEMORY_TARGET}: "
-        f"{met}); main process growth {per_photo:+.1f} KiB per extra photo",
+        f"{met}); main process growth {per_photo:+.1f} KiB per extra photo "
+        f"({again:+.1f} KiB when scanning again)",
     ]
     return lines
 
@@ -521,6 +531,11 @@ def main() -> None:
     parser.add_argument("--raw-files", type=int, default=2, help="24 MP DNGs")
     parser.add_argument("--raw-repeat", type=int, default=2, help="timed passes over the DNGs")
     parser.add_argument("--memory-photos", type=int, default=16, help="N of the memory part")
+    parser.add_argument(
+        "--memory-size",
+        default=f"{SMALL[0]}x{SMALL[1]}",
+        help="WIDTHxHEIGHT of the memory part's photos (small ones make a large N quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="defaults 8 photos, 2 runs, 1 DNG")
     parser.add_argument("--parts", default="jpeg,raw,memory", help="comma-separated subset")
     parser.add_argument("--profile", action="store_true", help="cProfile a one-process scan")
@@ -535,6 +550,12 @@ def main() -> None:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
 
+    try:
+        memory_size = tuple(int(v) for v in args.memory_size.lower().split("x"))
+    except ValueError:
+        memory_size = ()
+    if len(memory_size) != 2 or min(memory_size) < 16:
+        raise ValueError(f"--memory-size takes WIDTHxHEIGHT (>= 16), got {args.memory_size!r}")
     parts = set(args.parts.split(","))
     if not parts or parts - set(PARTS):
         raise ValueError(f"--parts takes a subset of {','.join(PARTS)}, got {args.parts!r}")
@@ -548,14 +569,14 @@ def main() -> None:
             if "jpeg" in parts or args.profile:
                 make_library(root / "jpeg", args.photos, (WIDTH, HEIGHT), pool)
             if "memory" in parts:
-                make_memory_libraries(root, args.memory_photos, pool)
+                make_memory_libraries(root, args.memory_photos, pool, memory_size)
         print(f"libraries written in {time.perf_counter() - start:.0f} s", flush=True)
         if "jpeg" in parts:
             print("\n" + "\n".join(jpeg_table(jpeg_part(root, args), args.size)), flush=True)
         if "raw" in parts:
             print("\n" + "\n".join(raw_table(raw_part(root, args))), flush=True)
         if "memory" in parts:
-            print("\n" + "\n".join(memory_table(memory_part(root))), flush=True)
+            print("\n" + "\n".join(memory_table(memory_part(root), memory_size)), flush=True)
         if args.profile:
             profile_scan(root, args.size)
     load_after = os.getloadavg()

@@ -100,9 +100,13 @@ def cache_key(root: Path | str, image_size: int, samples: Sequence[Sample] | Non
     for sample in samples:
         try:
             st = os.stat(sample.image)
-            digest.update(f"{sample.image}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            digest.update(
+                f"{sample.image}\0{st.st_size}\0{st.st_mtime_ns}\n".encode(
+                    "utf-8", "surrogateescape"
+                )
+            )
         except OSError:
-            digest.update(f"{sample.image}\0missing\n".encode())
+            digest.update(f"{sample.image}\0missing\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

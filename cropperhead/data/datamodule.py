@@ -47,7 +47,7 @@ def _unrepeated_sampler(dataset: Any) -> UnrepeatedDistributedSampler | None:
 
 def split_of(source: str, seed: int, val_fraction: float, test_fraction: float) -> str:
     """``"train"``, ``"val"`` or ``"test"`` for a source photo, deterministically."""
-    digest = hashlib.sha1(f"{seed}:{source}".encode()).digest()
+    digest = hashlib.sha1(f"{seed}:{source}".encode("utf-8", "surrogateescape")).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     if u < test_fraction:
         return "test"

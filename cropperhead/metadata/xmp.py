@@ -118,6 +118,7 @@ __all__ = [
     "extended_xmp_guid",
     "format_xmp_number",
     "merge_crop_into_xmp",
+    "read_capped",
     "read_sidecar",
     "read_xmp_packets",
     "read_xmp_properties",
@@ -490,12 +491,26 @@ def read_xmp_settings(
     return read_xmp_packets([packet], origin, fields, source)
 
 
-def _read_capped(path: Path) -> bytes:
-    """A file's bytes, at most :data:`MAX_PACKET_BYTES`; OSError propagates."""
+def read_capped(path: Path, limit: int = MAX_PACKET_BYTES) -> bytes:
+    """A small file's bytes (a sidecar), refusing one over ``limit`` bytes.
+
+    The size is checked before reading, and the read asks for that size (plus one byte
+    to notice a file that grew meanwhile), not for ``limit``: ``read(limit + 1)`` would
+    allocate the whole cap for every file.
+
+    Raises:
+        SkipError: BAD_METADATA for a file over ``limit`` bytes.
+        OSError: the file cannot be read.
+    """
     with open(path, "rb") as handle:
-        data = handle.read(MAX_PACKET_BYTES + 1)
-    if len(data) > MAX_PACKET_BYTES:
-        raise SkipError(BAD_METADATA, f"{path.name} is larger than {MAX_PACKET_BYTES} bytes")
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise SkipError(BAD_METADATA, f"{Path(path).name} is larger than {limit} bytes")
+        data = handle.read(size + 1)
+        if len(data) > size:  # it grew after the size check: read on, up to the cap
+            data += handle.read(limit + 1 - len(data))
+    if len(data) > limit:
+        raise SkipError(BAD_METADATA, f"{Path(path).name} is larger than {limit} bytes")
     return data
 
 
@@ -516,7 +531,7 @@ def read_sidecar(path: Path, fields: Sequence[str] = ()) -> DevelopSettings:
     names = check_field_names(fields)
     path = Path(path)
     try:
-        data = _read_capped(path)
+        data = read_capped(path)
     except OSError as exc:
         detail = f"cannot read sidecar {str(path)!r}: {exc.strerror or exc}"
         raise SkipError(UNREADABLE, detail) from exc
@@ -1015,7 +1030,7 @@ def write_sidecar_crop(path: Path, crop: Crop, *, backup: bool = True) -> Path |
     if path.exists():
         mode = path.stat().st_mode & 0o7777
         try:
-            existing = _read_capped(path)
+            existing = read_capped(path)
         except SkipError as exc:
             raise ValueError(f"existing sidecar cannot be edited: {exc.detail}") from exc
     merged = merge_crop_into_xmp(existing, crop)

@@ -460,7 +460,10 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
     options.output.parent.mkdir(parents=True, exist_ok=True)
     aspect_name = None if ratio_spec is None else str(options.aspect)
     start = time.perf_counter()
-    with options.output.open("w", encoding="utf-8", newline="") as handle:
+    # A file name that is not UTF-8 (lone surrogates) is written as a \udcXX escape.
+    with options.output.open(
+        "w", encoding="utf-8", errors="backslashreplace", newline=""
+    ) as handle:
         writer = RecordWriter(handle, options.format, csv_columns(options, predictor.confidence))
         for result in predictor.predict(photos, progress=options.progress):
             if isinstance(result, Skipped):

@@ -271,9 +271,8 @@ def _read_embedded(photo: Path) -> DevelopSettings | SkipError | None:
 
 def _ours(path: Path) -> bool:
     try:
-        with open(path, "rb") as handle:
-            return made_by_cropperhead(handle.read(xmp.MAX_PACKET_BYTES))
-    except OSError:
+        return made_by_cropperhead(xmp.read_capped(path))
+    except (OSError, SkipError):
         return False
 
 

@@ -68,6 +68,7 @@ from cropperhead.scan import relocate, walker
 from cropperhead.scan.manifest import (
     IMAGES_DIR,
     Entry,
+    EntryStore,
     ScanState,
     manifest_record,
     new_entry,
@@ -452,7 +453,8 @@ def _valid_orientation(value: object) -> bool:
 
 def image_name(photo: Path, sample_key: str, key: str) -> str:
     """Stable image file name: readable stem plus a hash of source, sample and key."""
-    digest = hashlib.sha256(f"{photo}\0{sample_key}\0{key}".encode()).hexdigest()[:16]
+    text = f"{photo}\0{sample_key}\0{key}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", photo.stem)[:48].strip("._") or "photo"
     return f"{stem}_{digest}.jpg"
 
@@ -547,18 +549,12 @@ def _process(photo: _Photo, config: ScanConfig, entry: Entry) -> None:
 
 
 def _read_sidecar(path: Path) -> Sidecar:
-    too_big = (BAD_METADATA, f"larger than {MAX_SIDECAR_BYTES} bytes")
     try:
-        with path.open("rb") as fh:
-            # Size first: read(MAX + 1) would allocate the whole cap for every sidecar.
-            if os.fstat(fh.fileno()).st_size > MAX_SIDECAR_BYTES:
-                return Sidecar(path, None, too_big)
-            packet = fh.read(MAX_SIDECAR_BYTES + 1)
+        return Sidecar(path, xmp.read_capped(path, MAX_SIDECAR_BYTES))
+    except SkipError:
+        return Sidecar(path, None, (BAD_METADATA, f"larger than {MAX_SIDECAR_BYTES} bytes"))
     except OSError as exc:
         return Sidecar(path, None, (UNREADABLE, f"cannot read sidecar: {exc.strerror or exc}"))
-    if len(packet) > MAX_SIDECAR_BYTES:
-        return Sidecar(path, None, too_big)
-    return Sidecar(path, packet)
 
 
 def load_photo(path: Path, size: int) -> imaging.DisplayImage:
@@ -777,7 +773,7 @@ class _Scan:
         self.progress = progress
         self.store = ScanState(config.out)
         self.summary = ScanSummary(out=config.out)
-        self.produced: dict[str, Entry] = {}
+        self.produced = EntryStore()
         self._appended = 0
         self._last_sync = 0.0
         kill = os.environ.get(KILL_HOOK_ENV, "")
@@ -786,7 +782,7 @@ class _Scan:
     def run(self) -> ScanSummary:
         start = time.monotonic()
         committed, journal = self.store.load()
-        previous = {**committed, **journal}
+        previous = committed.merged(journal)
         walk = walker.walk_sources(self.sources, exclude=[self.config.out])
         rows = self._read_catalogs()
         self._walk_records(walk)
@@ -799,16 +795,20 @@ class _Scan:
         for job in jobs:
             self._count(committed, job.photo, self.produced[str(job.photo)]["key"])
         final = self._merge(previous, walk)
+        del previous, committed, journal
         self.store.commit(final)
         write_outputs(self.config.out, final)
-        self._collect_garbage(final)
-        entries = final.values()
-        self.summary.samples_by_origin = dict(
-            Counter(s["origin"] for e in entries for s in e["samples"])
-        )
-        self.summary.skipped_by_reason = dict(
-            Counter(r["reason"] for e in entries for r in e["skipped"])
-        )
+        origins: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        used: set[str] = set()
+        for entry in final.values():
+            for sample in entry["samples"]:
+                origins[sample["origin"]] += 1
+                used.add(Path(sample["image"]).name)
+            reasons.update(record["reason"] for record in entry["skipped"])
+        self._collect_garbage(used)
+        self.summary.samples_by_origin = dict(origins)
+        self.summary.skipped_by_reason = dict(reasons)
         self.summary.seconds = time.monotonic() - start
         return self.summary
 
@@ -888,9 +888,9 @@ class _Scan:
         self,
         walk: walker.WalkResult,
         rows: dict[Path, list[DevelopSettings]],
-        committed: dict[str, Entry],
-        previous: dict[str, Entry],
-        journal: dict[str, Entry],
+        committed: EntryStore,
+        previous: EntryStore,
+        journal: EntryStore,
     ) -> list[PhotoJob]:
         jobs = []
         given = {str(c) for c in self.catalogs}
@@ -909,7 +909,7 @@ class _Scan:
                 and self._images_exist(before)
             ):
                 # Labelled from a catalog not given now: the catalog stays the truth.
-                self.produced[photo_id] = before
+                self.produced.set_raw(photo_id, previous.raw(photo_id))
                 self._count(committed, photo, before["key"], journal)
                 continue
             try:
@@ -926,7 +926,7 @@ class _Scan:
             )
             key = photo_key(stat, sidecars, photo_rows, self.config)
             if before is not None and before.get("key") == key and self._images_exist(before):
-                self.produced[photo_id] = before
+                self.produced.set_raw(photo_id, previous.raw(photo_id))
                 self._count(committed, photo, key, journal)
                 continue
             jobs.append(
@@ -946,10 +946,10 @@ class _Scan:
 
     def _count(
         self,
-        committed: dict[str, Entry],
+        committed: EntryStore,
         photo: Path,
         key: str,
-        journal: dict[str, Entry] | None = None,
+        journal: EntryStore | None = None,
     ) -> None:
         before = committed.get(str(photo))
         if before is None:
@@ -998,13 +998,14 @@ class _Scan:
 
     # ---- the new state
 
-    def _merge(self, previous: dict[str, Entry], walk: walker.WalkResult) -> dict[str, Entry]:
+    def _merge(self, previous: EntryStore, walk: walker.WalkResult) -> EntryStore:
         given = {str(c) for c in self.catalogs}
         roots = [walker.absolute(s) for s in self.sources]
-        final: dict[str, Entry] = {}
-        for entry_id, entry in previous.items():
+        final = EntryStore()
+        for entry_id in previous:
             if entry_id in self.produced:
                 continue
+            entry = previous[entry_id]
             if entry.get("kind") == "input":
                 source = Path(entry_id.split(":", 1)[1])
                 looked_again = (entry_id.startswith("catalog:") and str(source) in given) or (
@@ -1012,7 +1013,7 @@ class _Scan:
                 )
                 if looked_again or (self.prune and not source.exists()):
                     continue
-                final[entry_id] = entry
+                final.set_raw(entry_id, previous.raw(entry_id))
                 continue
             photo = Path(entry_id)
             dropped_from_catalog = (
@@ -1021,15 +1022,15 @@ class _Scan:
             if self.prune and (not photo.exists() or dropped_from_catalog):
                 self.summary.pruned += 1
                 continue
-            final[entry_id] = entry
-        final.update(self.produced)
+            final.set_raw(entry_id, previous.raw(entry_id))
+        for entry_id in self.produced:
+            final.set_raw(entry_id, self.produced.raw(entry_id))
         return final
 
-    def _collect_garbage(self, final: dict[str, Entry]) -> None:
-        """Delete images of ours that no sample refers to any more, and stale temporaries."""
+    def _collect_garbage(self, used: set[str]) -> None:
+        """Delete images of ours not in ``used`` (names in images/), and stale temporaries."""
         remove_stale_temporaries(self.config.out)
         images_dir = self.config.out / IMAGES_DIR
-        used = {Path(s["image"]).name for e in final.values() for s in e["samples"]}
         try:
             names = os.listdir(images_dir)
         except OSError:

@@ -977,3 +977,37 @@ def test_exiftool_reads_what_we_write(shared_fixtures: Path, tmp_path: Path, nam
     assert {k: v for k, v in after.items() if k not in crop_keys} == {
         k: v for k, v in before.items() if k not in crop_keys
     } | ({} if name else {"XMP-x:XMPToolkit": "CropperHead", "XMP-crs:AlreadyApplied": False})
+
+
+def test_read_capped_checks_the_size_first(tmp_path):
+    from cropperhead.metadata.xmp import read_capped
+
+    path = tmp_path / "a.xmp"
+    path.write_bytes(b"x" * 100)
+    assert read_capped(path, limit=100) == b"x" * 100
+    with pytest.raises(SkipError, match="larger than 99 bytes") as info:
+        read_capped(path, limit=99)
+    assert info.value.reason == "bad-metadata"
+    path.write_bytes(b"")
+    assert read_capped(path) == b""
+    with pytest.raises(FileNotFoundError):
+        read_capped(tmp_path / "missing.xmp")
+
+
+def test_read_capped_notices_a_file_that_grows_while_read(tmp_path, monkeypatch):
+    import os
+
+    from cropperhead.metadata import xmp
+
+    path = tmp_path / "a.xmp"
+    path.write_bytes(b"x" * 10)
+    real_fstat = os.fstat
+
+    def stale_fstat(fd):  # the size as it was before something appended to the file
+        result = real_fstat(fd)
+        return os.stat_result((*result[:6], 4, *result[7:]))
+
+    monkeypatch.setattr(xmp.os, "fstat", stale_fstat)
+    assert xmp.read_capped(path, limit=10) == b"x" * 10
+    with pytest.raises(SkipError, match="larger than 9 bytes"):
+        xmp.read_capped(path, limit=9)

@@ -324,3 +324,51 @@ def test_train_then_predict_then_export_then_predict(tmp_path, photo_dir):
         np.testing.assert_allclose(
             Crop.from_dict(a["crop"]).as_array(), Crop.from_dict(b["crop"]).as_array(), atol=1e-4
         )
+
+
+def test_file_names_that_are_not_utf8(tiny_ckpt, tmp_path):
+    """A Latin-1 name (lone surrogates in Python): predicted, written back, scanned, trained."""
+    import os
+
+    from cropperhead.data.datamodule import CropDataModule
+
+    folder = tmp_path / "photos"
+    for i in range(3):
+        write_photo(folder / f"p{i}.jpg", (96, 64), i + 1)
+        os.rename(folder / f"p{i}.jpg", folder / os.fsdecode(b"caf\xe9%d.jpg" % i))
+    out = tmp_path / "pred.jsonl"
+    summary = predict_to_file(_options(tiny_ckpt, [folder], out, write_xmp=True))
+    assert summary.predicted == 3
+    assert summary.xmp == {"written": 3}
+    out.read_bytes().decode("utf-8")
+    records = _lines(out)
+    for r in records:
+        assert Path(r["source"]).is_file()
+        assert Path(r["xmp"]["files"][0]).is_file()
+        assert (
+            Path(r["xmp"]["files"][0])
+            .name.encode("utf-8", "surrogateescape")
+            .startswith(b"caf\xe9")
+        )
+    table = tmp_path / "pred.csv"
+    predict_to_file(_options(tiny_ckpt, [folder], table, format="csv"))
+    with table.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [row["source"].rsplit("/", 1)[1] for row in rows] == [
+        "caf\\udce90.jpg",
+        "caf\\udce91.jpg",
+        "caf\\udce92.jpg",
+    ]
+    dataset = tmp_path / "ds"
+    assert cropperhead_main(["scan", str(folder), "--out", str(dataset), "--workers", "1"]) == 0
+    scanned = {r["source"]: r for r in _lines(dataset / "manifest.jsonl")}
+    assert set(scanned) == {r["source"] for r in records}
+    for r in records:
+        np.testing.assert_allclose(
+            Crop.from_dict(scanned[r["source"]]["crop"]).as_array(),
+            Crop.from_dict(r["crop"]).as_array(),
+            atol=1e-5,
+        )
+    datamodule = CropDataModule(root=str(dataset), image_size=32, num_workers=0)
+    datamodule.setup("fit")
+    assert sum(len(v) for v in datamodule.splits.values()) == 3

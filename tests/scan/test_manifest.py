@@ -78,3 +78,71 @@ def test_scan_lock_is_exclusive(tmp_path):
                 pass
     with manifest.scan_lock(tmp_path):
         pass
+
+
+def _entry(i: int) -> dict:
+    line = manifest.manifest_record(
+        f"images/p{i}_0123456789abcdef.jpg",
+        f"/photos/2024/p{i}.jpg",
+        6000,
+        4000,
+        {"left": 0.123456, "top": 0.234567, "right": 0.876543, "bottom": 0.912345, "angle": -1.5},
+        [[0.1234567, 0.2345678], [0.8765432, 0.2234567], [0.8865432, 0.9123456], [0.13, 0.92]],
+        "xmp-sidecar",
+        {},
+    )
+    entry = manifest.new_entry(f"/photos/2024/p{i}.jpg", "photo", key=f"{i:064x}")
+    entry["samples"].append(line)
+    return entry
+
+
+def test_entry_store_round_trips_and_hands_out_copies():
+    odd = "/photos/caf\udce9.jpg"  # a file name that is not UTF-8 (surrogateescape)
+    entries = {e["id"]: e for e in (_entry(1), _entry(2), manifest.new_entry(odd, "photo"))}
+    store = manifest.EntryStore(entries)
+    assert store == entries
+    assert dict(store) == entries
+    assert store[odd]["id"] == odd
+    assert len(store) == 3
+    assert list(store) == list(entries)
+    copy = store["/photos/2024/p1.jpg"]
+    copy["samples"].clear()
+    assert store["/photos/2024/p1.jpg"]["samples"]  # changing a value changes nothing
+    del store[odd]
+    assert odd not in store
+    assert store != entries
+
+
+def test_entry_store_merged_and_raw():
+    old = manifest.EntryStore({"a": {"k": 1}, "b": {"k": 1}})
+    new = manifest.EntryStore({"b": {"k": 2}, "c": {"k": 2}})
+    merged = old.merged(new)
+    assert dict(merged) == {"a": {"k": 1}, "b": {"k": 2}, "c": {"k": 2}}
+    assert dict(old) == {"a": {"k": 1}, "b": {"k": 1}}  # the inputs stay as they were
+    other = manifest.EntryStore()
+    other.set_raw("x", merged.raw("b"))
+    assert other["x"] == {"k": 2}
+
+
+def test_entry_store_holds_a_fraction_of_the_dicts_memory():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        plain = {e["id"]: e for e in (_entry(i) for i in range(2000))}
+        as_dicts = tracemalloc.get_traced_memory()[0] - base
+        base = tracemalloc.get_traced_memory()[0]
+        store = manifest.EntryStore(plain)
+        as_store = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert store == plain
+    assert as_store < as_dicts / 3, (as_store, as_dicts)
+
+
+def test_write_outputs_reads_a_store(tmp_path):
+    store = manifest.EntryStore({e["id"]: e for e in (_entry(2), _entry(1))})
+    assert manifest.write_outputs(tmp_path, store) == (2, 0)
+    lines = list(manifest.read_jsonl(tmp_path / manifest.MANIFEST_NAME))
+    assert [line["source"] for line in lines] == ["/photos/2024/p1.jpg", "/photos/2024/p2.jpg"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -301,3 +304,27 @@ def test_dng_with_embedded_xmp(tmp_path):
     assert line["origin"] == "xmp-embedded"
     check_label(line, TURNED6, W, H, 6)
     assert Image.open(out / line["image"]).size == (H, W)
+
+
+def test_a_file_name_that_is_not_utf8(tmp_path):
+    # Photos copied from old Windows or Mac disks can carry Latin-1 names; Python sees
+    # them as str with lone surrogates. The scan keeps them, writes valid UTF-8 JSON
+    # (the odd byte as a \udcXX escape) and reads its own files back to the same path.
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    make_photo(lib / "tmp.jpg", (W, H), xmp=xmp_packet(PLAIN))
+    (lib / "side.xmp").write_bytes(xmp_packet(TURNED6))
+    name = os.fsdecode(b"caf\xe9")
+    os.rename(lib / "tmp.jpg", lib / f"{name}.jpg")
+    os.rename(lib / "side.xmp", lib / f"{name}.xmp")
+    summary = scan_library([lib], out, workers=1, progress=False)
+    assert summary.samples_by_origin == {"xmp-sidecar": 1}
+    raw = (out / "manifest.jsonl").read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    assert b"caf\\udce9.jpg" in raw
+    (line,) = read_lines(out / "manifest.jsonl")
+    assert line["source"] == str(lib.resolve() / f"{name}.jpg")
+    assert Path(line["source"]).is_file()
+    check_label(line, TURNED6, W, H, 1)  # the sidecar beside it was found and read
+    assert (out / line["image"]).is_file()
+    again = scan_library([lib], out, workers=1, progress=False)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
