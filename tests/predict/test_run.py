@@ -337,9 +337,11 @@ def test_file_names_that_are_not_utf8(tiny_ckpt, tmp_path):
         write_photo(folder / f"p{i}.jpg", (96, 64), i + 1)
         os.rename(folder / f"p{i}.jpg", folder / os.fsdecode(b"caf\xe9%d.jpg" % i))
     out = tmp_path / "pred.jsonl"
-    summary = predict_to_file(_options(tiny_ckpt, [folder], out, write_xmp=True))
+    summary = predict_to_file(_options(tiny_ckpt, [folder], out, write_xmp=True, report=True))
     assert summary.predicted == 3
     assert summary.xmp == {"written": 3}
+    assert summary.report_error is None
+    assert "caf\\udce90.jpg" in summary.report.read_bytes().decode("utf-8")
     out.read_bytes().decode("utf-8")
     records = _lines(out)
     for r in records:
