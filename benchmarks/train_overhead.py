@@ -42,6 +42,7 @@ MODES = ("loader", "plain", "lightning")
 def make_dataset(root: Path, photos: int, long_side: int = 256, seed: int = 0) -> Path:
     """Scanned-style photos (gradient, noise, a bright square) with a crop on the square."""
     from cropperhead.geometry import Crop, crop_to_corners
+    from cropperhead.scan.manifest import manifest_record
 
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
@@ -64,17 +65,12 @@ def make_dataset(root: Path, photos: int, long_side: int = 256, seed: int = 0) -
         )
         name = f"images/p{i:05d}.jpg"
         Image.fromarray(img).save(root / name, quality=92)
+        corners = crop_to_corners(crop).tolist()
+        source = f"/photos/p{i:05d}.jpg"
         lines.append(
-            {
-                "image": name,
-                "source": f"/photos/p{i:05d}.jpg",
-                "width": w * 16,
-                "height": h * 16,
-                "crop": crop.to_dict(),
-                "corners": crop_to_corners(crop).tolist(),
-                "origin": "xmp-sidecar",
-                "extra": {},
-            }
+            manifest_record(
+                name, source, w * 16, h * 16, crop.to_dict(), corners, "xmp-sidecar", {}
+            )
         )
     (root / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     return root

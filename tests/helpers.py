@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from cropperhead.geometry import Crop, crop_to_corners, largest_crop
+from cropperhead.scan.manifest import manifest_record
 
 
 def make_tiny_dataset(
@@ -40,17 +41,12 @@ def make_tiny_dataset(
         crop = Crop(lt[0], lt[1], rb[0], rb[1], angle)
         name = f"images/tiny_{i:03d}.jpg"
         Image.fromarray(img).save(root / name, quality=95)
+        corners = crop_to_corners(crop).tolist()
+        source = f"/photos/tiny_{i:03d}.jpg"
         lines.append(
-            {
-                "image": name,
-                "source": f"/photos/tiny_{i:03d}.jpg",
-                "width": w * 10,
-                "height": h * 10,
-                "crop": crop.to_dict(),
-                "corners": crop_to_corners(crop).tolist(),
-                "origin": "xmp-sidecar",
-                "extra": {},
-            }
+            manifest_record(
+                name, source, w * 10, h * 10, crop.to_dict(), corners, "xmp-sidecar", {}
+            )
         )
     (root / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     return root
