@@ -23,6 +23,16 @@ from cropperhead.runs import write_run_summary
 log = logging.getLogger(__name__)
 
 
+class _NoAdvertisement(logging.Filter):
+    """Drops Lightning's "try installing litlogger" tip, printed at every Trainer start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.msg)
+
+
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvertisement())
+
+
 class TrainingError(RuntimeError):
     """A user-facing problem with a training run (printed as one line by train.py)."""
 
@@ -165,15 +175,22 @@ def run_training(cfg: DictConfig) -> float | None:
     User mistakes (no data set, weights required but missing, a bad option value) end
     the process with a one-line message and exit status 2, no traceback.
     """
+    from hydra.errors import InstantiationException
+
     from cropperhead.data.manifest import DatasetError
     from cropperhead.model.backbones import PretrainedWeightsUnavailable
 
+    user_errors = (DatasetError, PretrainedWeightsUnavailable, TrainingError, ValueError)
     try:
         metrics, _ = train(cfg)
-    except (DatasetError, PretrainedWeightsUnavailable, TrainingError, ValueError) as exc:
+    except (*user_errors, InstantiationException) as exc:
+        # Hydra wraps what a constructor raises (a DataModule without its data set).
+        cause = exc.__cause__ if isinstance(exc, InstantiationException) else exc
+        if not isinstance(cause, user_errors):
+            raise
         import sys
 
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cause}", file=sys.stderr)
         sys.exit(2)
     line = summary_line(metrics, "test") or summary_line(metrics, "val")
     if line:

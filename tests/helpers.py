@@ -67,4 +67,5 @@ def run_train_py(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess
         timeout=900,
     )
     assert out.returncode == 0, out.stderr[-4000:]
+    assert "litlogger" not in out.stdout + out.stderr  # Lightning's advertisement is dropped
     return out

@@ -237,7 +237,7 @@ def _agent_command(sweep: dict, point: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("path", WANDB_SWEEPS, ids=lambda p: p.stem)
-def test_wandb_sweep_file_composes_throughrun_train_py(path, monkeypatch, tmp_path):
+def test_wandb_sweep_file_composes_through_train_py(path, monkeypatch, tmp_path):
     sweep = yaml.safe_load(path.read_text())
     assert sweep["program"] == "train.py"
     assert (ROOT / sweep["program"]).is_file()

@@ -90,20 +90,28 @@ def test_overfitting_a_handful_of_photos_reaches_high_iou(cfg_train):
     assert iou.mean() > 0.9, iou
 
 
-def test_missing_dataset_is_a_one_line_error(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "data=library",
-            f"data.root={tmp_path / 'none'}",
-            f"paths.output_dir={tmp_path}",
-            "hydra.run.dir=" + str(tmp_path / "h"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 2
-    assert "cropperhead scan" in out.stderr
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        ("none", "no training set at"),  # a folder that does not exist
+        ("empty", "has no samples"),  # a manifest without lines
+        (None, "no training set given: pass data.root"),
+    ],
+)
+def test_missing_dataset_is_a_one_line_error(tmp_path, root, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "manifest.jsonl").write_text("")
+    args = [sys.executable, "train.py", "data=library", f"paths.output_dir={tmp_path}"]
+    if root is not None:
+        args.append(f"data.root={tmp_path / root}")
+    args.append("hydra.run.dir=" + str(tmp_path / "h"))
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if line.startswith("error")]
+    assert line.startswith("error: ")
+    assert message in line
+    assert "ImageNet weights" not in out.stderr  # refused before the model is built
+    assert "cropperhead scan" in line
     assert "Traceback" not in out.stderr
+    assert "full_key" not in out.stderr
+    assert "litlogger" not in out.stderr + out.stdout

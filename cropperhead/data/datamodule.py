@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from cropperhead.data.cache import CachedCropDataset, build_cache, cache_rows, collate_cached
 from cropperhead.data.dataset import CropDataset, DatasetError, Sample, read_manifest, usual_crop
 from cropperhead.data.gpu import GpuAugment
+from cropperhead.data.manifest import check_dataset_root
 from cropperhead.data.transforms import CropAugment
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ class CropDataModule(pl.LightningDataModule):
                 "`cropperhead scan YOUR_PHOTOS --out DATASET_DIR`"
             )
         self.root = Path(root).expanduser()
+        if not demo:  # fail before the model, loggers and trainer are built
+            check_dataset_root(self.root)
         self.demo = demo
         self.demo_photos = demo_photos
         self.image_size = image_size

@@ -42,6 +42,31 @@ class Sample:
     origin: str = ""
 
 
+def check_dataset_root(root: Path | str) -> Path:
+    """The path of ``root/manifest.jsonl``, checked cheaply: it exists and is not empty.
+
+    Raises:
+        DatasetError: there is none, or it has no lines (a one-line message that says
+            how to make one).
+    """
+    root = Path(root).expanduser()
+    manifest = root / "manifest.jsonl"
+    if not manifest.is_file():
+        raise DatasetError(f"no training set at {root} (no manifest.jsonl): {_hint(root)}")
+    try:
+        with manifest.open("rb") as fh:
+            empty = not any(line.strip() for line in fh)
+    except OSError as exc:
+        raise DatasetError(f"cannot read {manifest}: {exc.strerror or exc}") from exc
+    if empty:
+        raise DatasetError(f"the training set at {root} has no samples: {_hint(root)}")
+    return manifest
+
+
+def _hint(root: Path) -> str:
+    return f"run `cropperhead scan YOUR_PHOTOS --out {root}` to make a training set"
+
+
 def read_manifest(root: Path | str) -> list[Sample]:
     """Read ``root/manifest.jsonl``.
 
@@ -50,10 +75,7 @@ def read_manifest(root: Path | str) -> list[Sample]:
             malformed (the message names the line and says how to make a training set).
     """
     root = Path(root).expanduser()
-    manifest = root / "manifest.jsonl"
-    hint = f"run `cropperhead scan YOUR_PHOTOS --out {root}` to make a training set"
-    if not manifest.is_file():
-        raise DatasetError(f"no training set at {root} (no manifest.jsonl): {hint}")
+    manifest = check_dataset_root(root)
     samples: list[Sample] = []
     with manifest.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
@@ -74,7 +96,7 @@ def read_manifest(root: Path | str) -> list[Sample]:
             except (ValueError, KeyError, TypeError) as exc:
                 raise DatasetError(f"{manifest}:{number}: malformed manifest line ({exc})") from exc
     if not samples:
-        raise DatasetError(f"the training set at {root} has no samples: {hint}")
+        raise DatasetError(f"the training set at {root} has no samples: {_hint(root)}")
     return samples
 
 
