@@ -176,11 +176,18 @@ def run_training(cfg: DictConfig) -> float | None:
     the process with a one-line message and exit status 2, no traceback.
     """
     from hydra.errors import InstantiationException
+    from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
     from cropperhead.data.manifest import DatasetError
     from cropperhead.model.backbones import PretrainedWeightsUnavailable
 
-    user_errors = (DatasetError, PretrainedWeightsUnavailable, TrainingError, ValueError)
+    user_errors = (
+        DatasetError,
+        PretrainedWeightsUnavailable,
+        TrainingError,
+        ValueError,
+        MisconfigurationException,  # Lightning's: trainer=gpu without a GPU, ...
+    )
     try:
         metrics, _ = train(cfg)
     except (*user_errors, InstantiationException) as exc:
@@ -190,7 +197,13 @@ def run_training(cfg: DictConfig) -> float | None:
             raise
         import sys
 
-        print(f"error: {cause}", file=sys.stderr)
+        message = " ".join(str(cause).split())
+        if isinstance(cause, MisconfigurationException) and "gpu" in message.lower():
+            message += (
+                " (torch sees no CUDA GPU here: train with trainer=cpu, or check the driver "
+                "with `python -c 'import torch; print(torch.cuda.is_available())'`)"
+            )
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     line = summary_line(metrics, "test") or summary_line(metrics, "val")
     if line:

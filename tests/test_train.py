@@ -115,3 +115,23 @@ def test_missing_dataset_is_a_one_line_error(tmp_path, root, message):
     assert "Traceback" not in out.stderr
     assert "full_key" not in out.stderr
     assert "litlogger" not in out.stderr + out.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_trainer_without_a_gpu_is_a_one_line_error(tmp_path, tiny_dataset):
+    args = [
+        sys.executable,
+        "train.py",
+        "trainer=gpu",
+        "data=library",
+        f"data.root={tiny_dataset}",
+        "model.pretrained=false",
+        f"paths.output_dir={tmp_path}",
+        "hydra.run.dir=" + str(tmp_path / "h"),
+    ]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if line.startswith("error")]
+    assert "trainer=cpu" in line
+    assert "Traceback" not in out.stderr
+    assert "full_key" not in out.stderr
