@@ -138,18 +138,18 @@ class PredictOptions:
             output=Path(str(output)).expanduser() if output else Path(f"predictions.{fmt}"),
             format=fmt,
             aspect=str(get("aspect", "free")),
-            write_xmp=bool(get("write_xmp", False)),
+            write_xmp=_flag(get("write_xmp", False), "write_xmp"),
             xmp_target=str(get("xmp_target", "auto")),
-            overwrite=bool(get("overwrite", False)),
-            dry_run=bool(get("dry_run", False)),
-            backup=bool(get("backup", True)),
+            overwrite=_flag(get("overwrite", False), "overwrite"),
+            dry_run=_flag(get("dry_run", False), "dry_run"),
+            backup=_flag(get("backup", True), "backup"),
             device=str(get("device", "auto")),
-            batch_size=None if get("batch_size") is None else int(get("batch_size")),
-            num_workers=None if get("num_workers") is None else int(get("num_workers")),
-            decode_size=int(get("decode_size", DEFAULT_DECODE_SIZE)),
+            batch_size=_whole(get("batch_size"), "batch_size"),
+            num_workers=_whole(get("num_workers"), "num_workers"),
+            decode_size=_whole(get("decode_size", DEFAULT_DECODE_SIZE), "decode_size"),
             confidence=_tristate(get("confidence", "auto"), "confidence"),
-            progress=bool(get("progress", True)),
-            report=bool(get("report", False)),
+            progress=_flag(get("progress", True), "progress"),
+            report=_flag(get("report", False), "report"),
             report_path=path_or_none(get("report_path")),
             manifest=path_or_none(get("manifest")),
         )
@@ -182,6 +182,10 @@ class PredictOptions:
             logger.info("dry_run=true only matters with write_xmp=true")
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
 def _tristate(value: Any, name: str) -> bool | None:
     """``auto``/None -> None, booleans (and true/false text) -> bool."""
     if value is None or isinstance(value, bool):
@@ -189,11 +193,40 @@ def _tristate(value: Any, name: str) -> bool | None:
     text = str(value).strip().lower()
     if text == "auto":
         return None
-    if text in ("true", "1", "yes", "on"):
+    if text in _TRUE:
         return True
-    if text in ("false", "0", "no", "off"):
+    if text in _FALSE:
         return False
     raise PredictError(f"{name} must be auto, true or false, got {value!r}")
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no option, strictly: a typo (``write_xmp=ture``) is an error, never True.
+
+    ``bool("flase")`` is True, which would write sidecars (or overwrite the
+    photographer's crops) that nobody asked for.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise PredictError(f"{name} must be true or false, got {value!r}")
+
+
+def _whole(value: Any, name: str) -> int | None:
+    """A whole-number option (None stays None); anything else is a one-line error."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise PredictError(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise PredictError(f"{name} must be a whole number, got {value!r}") from None
+    return number
 
 
 @dataclass

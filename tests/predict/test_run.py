@@ -221,6 +221,10 @@ def test_predict_py_runs_and_summarises(tiny_ckpt, photo_dir, tmp_path):
         ("empty-input", "no photos found"),
         ("bad-option", "aspect must be"),
         ("not-a-checkpoint", "is not a checkpoint"),
+        # A typo in a yes/no option must not turn into "yes" (bool("ture") is True).
+        ("write_xmp=ture", "write_xmp must be true or false, got 'ture'"),
+        ("overwrite=flase", "overwrite must be true or false, got 'flase'"),
+        ("batch_size=abc", "batch_size must be a whole number"),
     ],
 )
 def test_predict_py_user_errors_are_one_line(case, message, tiny_ckpt, photo_dir, tmp_path):
@@ -232,6 +236,8 @@ def test_predict_py_user_errors_are_one_line(case, message, tiny_ckpt, photo_dir
         inputs.mkdir()
     elif case == "bad-option":
         extra = ["aspect=wide"]
+    elif "=" in case:
+        extra = [case, "write_xmp=true"] if case.startswith("overwrite") else [case]
     else:
         ckpt = tmp_path / "notes.ckpt"
         ckpt.write_text("these are not weights")
@@ -242,6 +248,7 @@ def test_predict_py_user_errors_are_one_line(case, message, tiny_ckpt, photo_dir
     assert lines == [lines[-1]]  # one line: the error, nothing else
     assert lines[-1].startswith("error: ")
     assert message in lines[-1]
+    assert not list(photo_dir.rglob("*.xmp"))  # nothing was written
 
 
 @pytest.mark.slow
