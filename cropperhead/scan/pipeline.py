@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -128,18 +128,14 @@ class ScanConfig:
 class Sidecar:
     """A sidecar as the scan read it: its bytes, or why they could not be read.
 
-    Jobs waiting for a worker carry sidecars without their bytes (``packet`` and
-    ``error`` both None; :meth:`light`) so that a large library's job list stays small;
-    the worker reads the file again.
+    Jobs carry sidecars without their bytes (``packet`` and ``error`` both None): the
+    planning step reads each sidecar for the photo's key, the worker reads it again
+    (:meth:`loaded`), so that no job holds sidecar bytes while it waits.
     """
 
     path: Path
     packet: bytes | None
     error: tuple[str, str] | None = None
-
-    def light(self) -> Sidecar:
-        """This sidecar without its bytes (errors are kept: they are small)."""
-        return self if self.packet is None else Sidecar(self.path, None)
 
     def loaded(self) -> Sidecar:
         """This sidecar with its bytes, reading the file if they were dropped."""
@@ -167,6 +163,11 @@ class PhotoJob:
     sidecars: tuple[Sidecar, ...] = ()
     catalog_rows: tuple[DevelopSettings, ...] = ()
     catalogs: tuple[str, ...] = ()
+
+
+#: A photo to label, as :meth:`_Scan._plan` keeps it: ``(photo, key, SOURCE argument or
+#: None, sidecar paths)``, all strings.
+_ToDo = tuple[str, str, str | None, tuple[str, ...]]
 
 
 @dataclass
@@ -786,15 +787,18 @@ class _Scan:
         walk = walker.walk_sources(self.sources, exclude=[self.config.out])
         rows = self._read_catalogs()
         self._walk_records(walk)
-        jobs = self._plan(walk, rows, committed, previous, journal)
+        todo = self._plan(walk, rows, committed, previous, journal)
+        # What _merge needs of the walk, as strings; the Path objects go.
+        walked = {str(photo) for photo in walk.photo_inputs}
+        del walk
+        self._committed = committed
         self.store.open_journal()
         try:
-            self._run_jobs(jobs)
+            self._run_jobs(self._jobs(todo, rows), len(todo))
         finally:
             self.store.close_journal()
-        for job in jobs:
-            self._count(committed, job.photo, self.produced[str(job.photo)]["key"])
-        final = self._merge(previous, walk)
+        del rows, self._committed
+        final = self._merge(previous, walked)
         del previous, committed, journal
         self.store.commit(final)
         write_outputs(self.config.out, final)
@@ -891,8 +895,16 @@ class _Scan:
         committed: EntryStore,
         previous: EntryStore,
         journal: EntryStore,
-    ) -> list[PhotoJob]:
-        jobs = []
+    ) -> deque[_ToDo]:
+        """Decide, per photo, whether its entry can be reused; return the photos to label.
+
+        A photo to label is kept as a small tuple of strings, not as a
+        :class:`PhotoJob` (Path objects, sidecar records): :meth:`_jobs` builds the jobs
+        one at a time while the workers run, so that a large library does not hold a
+        job per photo next to the entries it produces.
+        """
+        todo: deque[_ToDo] = deque()
+        roots: dict[Path, str] = {}  # one str per SOURCE argument, shared by its photos
         given = {str(c) for c in self.catalogs}
         sidecar_cache: dict[Path, dict[str, list[Path]]] = {}
         names_cache: dict[Path, dict[str, list[str]]] = {}
@@ -929,17 +941,28 @@ class _Scan:
                 self.produced.set_raw(photo_id, previous.raw(photo_id))
                 self._count(committed, photo, key, journal)
                 continue
-            jobs.append(
-                PhotoJob(
-                    photo=photo,
-                    key=key,
-                    input=str(input_root) if input_root else None,
-                    sidecars=tuple(sidecar.light() for sidecar in sidecars),
-                    catalog_rows=tuple(photo_rows),
-                    catalogs=tuple(sorted(self.row_catalogs.get(photo, ()))),
-                )
+            root = None if input_root is None else roots.setdefault(input_root, str(input_root))
+            todo.append((photo_id, key, root, tuple(str(s.path) for s in sidecars)))
+        return todo
+
+    def _jobs(
+        self, todo: deque[_ToDo], rows: dict[Path, list[DevelopSettings]]
+    ) -> Iterator[PhotoJob]:
+        """The jobs of :meth:`_plan`'s to-do list, built (and dropped) one at a time.
+
+        Sidecars travel without their bytes; the worker reads them again.
+        """
+        while todo:
+            photo_id, key, root, sidecars = todo.popleft()
+            photo = Path(photo_id)
+            yield PhotoJob(
+                photo=photo,
+                key=key,
+                input=root,
+                sidecars=tuple(Sidecar(Path(p), None) for p in sidecars),
+                catalog_rows=tuple(rows.get(photo, ())),
+                catalogs=tuple(sorted(self.row_catalogs.get(photo, ()))),
             )
-        return jobs
 
     def _images_exist(self, entry: Entry) -> bool:
         return all((self.config.out / s["image"]).is_file() for s in entry.get("samples", ()))
@@ -966,6 +989,7 @@ class _Scan:
 
     def _finish(self, entry: Entry, decoded: bool) -> None:
         self.produced[entry["id"]] = entry
+        self._count(self._committed, Path(entry["id"]), entry["key"])
         self.summary.decoded += int(decoded)
         now = time.monotonic()
         sync = now - self._last_sync >= JOURNAL_SYNC_S
@@ -976,10 +1000,11 @@ class _Scan:
         if self._kill_after is not None and self._appended >= self._kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def _run_jobs(self, jobs: list[PhotoJob]) -> None:
-        if not jobs:
+    def _run_jobs(self, jobs: Iterable[PhotoJob], count: int) -> None:
+        """Label ``count`` photos (``jobs`` yields exactly that many)."""
+        if not count:
             return
-        bar = _progress_bar(len(jobs), self.progress)
+        bar = _progress_bar(count, self.progress)
         try:
 
             def done(entry: Entry, decoded: bool) -> None:
@@ -987,18 +1012,18 @@ class _Scan:
                 bar.update(1)
 
             # A worker process costs about a second to start: only worth it with work.
-            workers = min(self.workers, max(1, len(jobs) // PHOTOS_PER_WORKER))
+            workers = min(self.workers, max(1, count // PHOTOS_PER_WORKER))
             if workers <= 1:
                 for job in jobs:
                     done(*process_photo(job, self.config))
             else:
-                _run_pool(jobs, self.config, workers, done)
+                _run_pool(jobs, self.config, workers, done, count)
         finally:
             bar.close()
 
     # ---- the new state
 
-    def _merge(self, previous: EntryStore, walk: walker.WalkResult) -> EntryStore:
+    def _merge(self, previous: EntryStore, walked: set[str]) -> EntryStore:
         given = {str(c) for c in self.catalogs}
         roots = [walker.absolute(s) for s in self.sources]
         final = EntryStore()
@@ -1017,7 +1042,7 @@ class _Scan:
                 continue
             photo = Path(entry_id)
             dropped_from_catalog = (
-                bool(set(entry.get("catalogs", ())) & given) and photo not in walk.photo_inputs
+                bool(set(entry.get("catalogs", ())) & given) and entry_id not in walked
             )
             if self.prune and (not photo.exists() or dropped_from_catalog):
                 self.summary.pruned += 1
@@ -1096,11 +1121,33 @@ def _new_pool(context: Any, workers: int) -> ProcessPoolExecutor:
     )
 
 
+class _Pending:
+    """The jobs not yet submitted: read lazily from an iterator, plus jobs put back."""
+
+    def __init__(self, jobs: Iterable[PhotoJob], count: int) -> None:
+        self._jobs = iter(jobs)
+        self._back: deque[PhotoJob] = deque()
+        self._left = count
+
+    def __len__(self) -> int:
+        return self._left
+
+    def popleft(self) -> PhotoJob:
+        job = self._back.popleft() if self._back else next(self._jobs)
+        self._left -= 1
+        return job
+
+    def appendleft(self, job: PhotoJob) -> None:
+        self._back.appendleft(job)
+        self._left += 1
+
+
 def _run_pool(
     jobs: Iterable[PhotoJob],
     config: ScanConfig,
     workers: int,
     done: Callable[[Entry, bool], None],
+    count: int | None = None,
 ) -> None:
     """Run jobs on a process pool; survive workers that die on a bad file.
 
@@ -1108,9 +1155,16 @@ def _run_pool(
     photo in flight fails; those are retried one at a time in a one-worker pool (a new
     one after each death), the one that kills that too is recorded as ``unreadable``,
     and a fresh pool takes the rest.
+
+    Args:
+        jobs: the jobs, read as the pool takes them (a generator is fine).
+        config: the scan settings.
+        workers: processes.
+        done: called with each finished ``(entry, decoded)``.
+        count: how many jobs ``jobs`` yields; needed when it has no ``len``.
     """
     context = _pool_context()
-    pending = deque(jobs)
+    pending = _Pending(jobs, len(jobs) if count is None else count)  # type: ignore[arg-type]
     while pending:
         crashed: list[PhotoJob] = []
         pool = _new_pool(context, min(workers, len(pending)))

@@ -127,23 +127,49 @@ def test_load_photo_orients_like_the_scan(tmp_path):
         load_photo(tmp_path / "a.xmp", 32)
 
 
-def test_waiting_jobs_carry_sidecars_without_their_bytes(tmp_path):
-    from cropperhead.scan.pipeline import _read_sidecar
+def test_jobs_carry_sidecars_without_their_bytes(tmp_path):
+    from cropperhead.scan.pipeline import Sidecar, _read_sidecar
 
     path = tmp_path / "a.xmp"
     path.write_bytes(b"<x/>" * 1000)
     read = _read_sidecar(path)
     assert read.packet == path.read_bytes()
-    light = read.light()
-    assert light.packet is None
-    assert light.error is None
-    # The worker reads the file again.
-    assert light.loaded().packet == read.packet
+    # A job's sidecar: the worker reads the file again.
+    assert Sidecar(path, None).loaded() == read
     # Errors are kept as they are, not re-read.
     missing = _read_sidecar(tmp_path / "gone.xmp")
     assert missing.error is not None
-    assert missing.light() is missing
+    assert missing.packet is None
     assert missing.loaded() is missing
+    assert Sidecar(tmp_path / "gone.xmp", None).loaded() == missing
+
+
+def test_planned_jobs_hold_no_sidecar_bytes(tmp_path):
+    from pathlib import Path
+
+    from cropperhead.scan import walker
+    from cropperhead.scan.pipeline import ScanConfig, _Scan
+    from tests.scan.library import PLAIN, make_photo, xmp_packet
+
+    lib = tmp_path / "lib"
+    for i in range(3):
+        make_photo(lib / f"p{i}.jpg")
+        (lib / f"p{i}.xmp").write_bytes(xmp_packet(PLAIN))
+    scan = _Scan(ScanConfig(out=tmp_path / "out"), [lib], [], False, 1, False)
+    walk = walker.walk_sources([lib])
+    rows = scan._read_catalogs()  # none given
+    empty = scan.store.load()[0]
+    todo = scan._plan(walk, rows, empty, empty, empty)
+    assert [Path(t[0]).name for t in todo] == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    assert all(isinstance(field, (str, tuple, type(None))) for t in todo for field in t)
+    jobs = list(scan._jobs(todo, rows))
+    assert not todo  # consumed as the jobs are built
+    assert [job.photo.name for job in jobs] == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    assert all(job.input == str(lib.resolve()) for job in jobs)
+    for job in jobs:
+        (sidecar,) = job.sidecars
+        assert sidecar.packet is None
+        assert sidecar.path == job.photo.with_suffix(".xmp")
 
 
 def test_workers_are_forked_only_when_that_is_safe():
