@@ -35,9 +35,11 @@ import json
 import logging
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 logger = logging.getLogger(__name__)
 
@@ -133,27 +135,19 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    """Replace ``path`` with one JSON object per line, atomically.
+@contextlib.contextmanager
+def atomic_text(path: Path) -> Iterator[TextIO]:
+    """Replace ``path`` atomically with what is written to the yielded text file.
 
-    The lines go to a temporary file in the same folder, which is flushed, fsynced and
-    renamed over ``path``; a reader (or a crash) sees the old file or the new one,
-    never a mix.
-
-    Args:
-        path: the file to replace.
-        records: the objects, one per line.
-
-    Returns:
-        The number of lines written.
+    The text goes to a temporary file in the same folder, which is flushed, fsynced and
+    renamed over ``path`` when the ``with`` block ends normally; a reader (or a crash)
+    sees the old file or the new one, never a mix. On an exception the temporary file
+    is removed and ``path`` is left as it was.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors=JSON_ERRORS) as fh:
-            for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
-                count += 1
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -162,6 +156,27 @@ def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> int:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    """Replace ``path`` with one JSON object per line, atomically (:func:`atomic_text`).
+
+    Args:
+        path: the file to replace.
+        records: the objects, one per line.
+
+    Returns:
+        The number of lines written.
+    """
+    count = 0
+    with atomic_text(path) as fh:
+        for record in records:
+            fh.write(_json_line(record))
+            count += 1
     return count
 
 
@@ -282,9 +297,18 @@ class ScanState:
             fh.close()
 
     def commit(self, entries: Mapping[str, Entry]) -> None:
-        """Write ``entries`` as the new state, then drop the journal."""
+        """Write ``entries`` as the new state, then drop the journal.
+
+        An :class:`EntryStore`'s entries are written as they are held (compact JSON),
+        without decoding them.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_jsonl_atomic(self.state_path, (entries[k] for k in sorted(entries)))
+        if isinstance(entries, EntryStore):
+            with atomic_text(self.state_path) as fh:
+                for k in sorted(entries):
+                    fh.write(entries.raw(k).decode("ascii") + "\n")
+        else:
+            write_jsonl_atomic(self.state_path, (entries[k] for k in sorted(entries)))
         self.close_journal()
         with contextlib.suppress(FileNotFoundError):
             self.journal_path.unlink()
@@ -363,20 +387,50 @@ def remove_stale_temporaries(out: Path) -> int:
     return removed
 
 
-def write_outputs(out: Path, entries: Mapping[str, Entry]) -> tuple[int, int]:
+@dataclass
+class Outputs:
+    """What :func:`write_outputs` wrote.
+
+    Attributes:
+        samples_by_origin: manifest lines per ``origin``.
+        skipped_by_reason: skipped.jsonl lines per ``reason``.
+        images: the file names (in ``images/``) that the manifest refers to.
+    """
+
+    samples_by_origin: Counter[str] = field(default_factory=Counter)
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
+    images: set[str] = field(default_factory=set)
+
+    @property
+    def samples(self) -> int:
+        """Lines in manifest.jsonl."""
+        return sum(self.samples_by_origin.values())
+
+    @property
+    def skipped(self) -> int:
+        """Lines in skipped.jsonl."""
+        return sum(self.skipped_by_reason.values())
+
+
+def write_outputs(out: Path, entries: Mapping[str, Entry]) -> Outputs:
     """Rebuild ``manifest.jsonl`` and ``skipped.jsonl`` from the state entries.
 
     Lines are sorted by entry id, so the same data set always gives the same files.
-    Entries are read one at a time (an :class:`EntryStore` decodes each as it goes).
+    One pass: each entry is read once (an :class:`EntryStore` decodes it then) and its
+    samples and skip records go to the two files, each replaced atomically.
 
     Returns:
-        ``(samples, skipped)`` line counts.
+        The line counts by origin and reason, and the image names in use.
     """
-    ids = sorted(entries)
-    samples = write_jsonl_atomic(
-        out / MANIFEST_NAME, (s for k in ids for s in entries[k].get("samples", ()))
-    )
-    skipped = write_jsonl_atomic(
-        out / SKIPPED_NAME, (s for k in ids for s in entries[k].get("skipped", ()))
-    )
-    return samples, skipped
+    result = Outputs()
+    with atomic_text(out / MANIFEST_NAME) as manifest, atomic_text(out / SKIPPED_NAME) as skipped:
+        for entry_id in sorted(entries):
+            entry = entries[entry_id]
+            for sample in entry.get("samples", ()):
+                manifest.write(_json_line(sample))
+                result.samples_by_origin[sample["origin"]] += 1
+                result.images.add(Path(sample["image"]).name)
+            for record in entry.get("skipped", ()):
+                skipped.write(_json_line(record))
+                result.skipped_by_reason[record["reason"]] += 1
+    return result

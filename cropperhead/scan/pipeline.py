@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -801,18 +801,10 @@ class _Scan:
         final = self._merge(previous, walked)
         del previous, committed, journal
         self.store.commit(final)
-        write_outputs(self.config.out, final)
-        origins: Counter[str] = Counter()
-        reasons: Counter[str] = Counter()
-        used: set[str] = set()
-        for entry in final.values():
-            for sample in entry["samples"]:
-                origins[sample["origin"]] += 1
-                used.add(Path(sample["image"]).name)
-            reasons.update(record["reason"] for record in entry["skipped"])
-        self._collect_garbage(used)
-        self.summary.samples_by_origin = dict(origins)
-        self.summary.skipped_by_reason = dict(reasons)
+        outputs = write_outputs(self.config.out, final)
+        self._collect_garbage(outputs.images)
+        self.summary.samples_by_origin = dict(outputs.samples_by_origin)
+        self.summary.skipped_by_reason = dict(outputs.skipped_by_reason)
         self.summary.seconds = time.monotonic() - start
         return self.summary
 

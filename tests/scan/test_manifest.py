@@ -143,6 +143,22 @@ def test_entry_store_holds_a_fraction_of_the_dicts_memory():
 
 def test_write_outputs_reads_a_store(tmp_path):
     store = manifest.EntryStore({e["id"]: e for e in (_entry(2), _entry(1))})
-    assert manifest.write_outputs(tmp_path, store) == (2, 0)
+    outputs = manifest.write_outputs(tmp_path, store)
+    assert (outputs.samples, outputs.skipped) == (2, 0)
+    assert outputs.samples_by_origin == {"xmp-sidecar": 2}
+    assert outputs.images == {"p1_0123456789abcdef.jpg", "p2_0123456789abcdef.jpg"}
     lines = list(manifest.read_jsonl(tmp_path / manifest.MANIFEST_NAME))
     assert [line["source"] for line in lines] == ["/photos/2024/p1.jpg", "/photos/2024/p2.jpg"]
+
+
+def test_commit_writes_a_store_as_it_is_held(tmp_path):
+    odd = "/photos/caf\udce9.jpg"
+    entries = {e["id"]: e for e in (_entry(2), _entry(1), manifest.new_entry(odd, "photo"))}
+    store = manifest.EntryStore(entries)
+    state = manifest.ScanState(tmp_path)
+    state.commit(store)
+    lines = state.state_path.read_bytes().splitlines()
+    assert lines == [store.raw(k) for k in sorted(store)]  # sorted, not decoded again
+    committed, journal = manifest.ScanState(tmp_path).load()
+    assert committed == entries
+    assert journal == {}
