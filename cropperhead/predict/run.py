@@ -188,16 +188,12 @@ _FALSE = ("false", "0", "no", "off")
 
 def _tristate(value: Any, name: str) -> bool | None:
     """``auto``/None -> None, booleans (and true/false text) -> bool."""
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text == "auto":
+    if value is None or str(value).strip().lower() == "auto":
         return None
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise PredictError(f"{name} must be auto, true or false, got {value!r}")
+    try:
+        return _flag(value, name)
+    except PredictError:
+        raise PredictError(f"{name} must be auto, true or false, got {value!r}") from None
 
 
 def _flag(value: Any, name: str) -> bool:

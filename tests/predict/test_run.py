@@ -381,3 +381,24 @@ def test_file_names_that_are_not_utf8(tiny_ckpt, tmp_path):
     datamodule = CropDataModule(root=str(dataset), image_size=32, num_workers=0)
     datamodule.setup("fit")
     assert sum(len(v) for v in datamodule.splits.values()) == 3
+
+
+def test_option_parsers_are_strict():
+    from cropperhead.predict.run import _flag, _tristate, _whole
+
+    for value, expected in ((True, True), ("TRUE", True), (" yes", True), (1, True), ("0", False)):
+        assert _flag(value, "x") is expected
+    for bad in ("ture", "flase", "", 2, None):
+        with pytest.raises(PredictError, match="x must be true or false"):
+            _flag(bad, "x")
+    assert _tristate(None, "c") is None
+    assert _tristate("Auto", "c") is None
+    assert _tristate("on", "c") is True
+    assert _tristate(False, "c") is False
+    with pytest.raises(PredictError, match="c must be auto, true or false, got 'maybe'"):
+        _tristate("maybe", "c")
+    assert _whole(None, "n") is None
+    assert _whole(" 8 ", "n") == 8
+    for bad in ("abc", 1.5, "2.0", True):
+        with pytest.raises(PredictError, match="n must be a whole number"):
+            _whole(bad, "n")
