@@ -401,16 +401,6 @@ class Outputs:
     skipped_by_reason: Counter[str] = field(default_factory=Counter)
     images: set[str] = field(default_factory=set)
 
-    @property
-    def samples(self) -> int:
-        """Lines in manifest.jsonl."""
-        return sum(self.samples_by_origin.values())
-
-    @property
-    def skipped(self) -> int:
-        """Lines in skipped.jsonl."""
-        return sum(self.skipped_by_reason.values())
-
 
 def write_outputs(out: Path, entries: Mapping[str, Entry]) -> Outputs:
     """Rebuild ``manifest.jsonl`` and ``skipped.jsonl`` from the state entries.

@@ -144,8 +144,8 @@ def test_entry_store_holds_a_fraction_of_the_dicts_memory():
 def test_write_outputs_reads_a_store(tmp_path):
     store = manifest.EntryStore({e["id"]: e for e in (_entry(2), _entry(1))})
     outputs = manifest.write_outputs(tmp_path, store)
-    assert (outputs.samples, outputs.skipped) == (2, 0)
     assert outputs.samples_by_origin == {"xmp-sidecar": 2}
+    assert outputs.skipped_by_reason == {}
     assert outputs.images == {"p1_0123456789abcdef.jpg", "p2_0123456789abcdef.jpg"}
     lines = list(manifest.read_jsonl(tmp_path / manifest.MANIFEST_NAME))
     assert [line["source"] for line in lines] == ["/photos/2024/p1.jpg", "/photos/2024/p2.jpg"]
