@@ -55,17 +55,10 @@ from cropperhead.predict.models import load_crop_model
 from cropperhead.predict.predictor import Predictor, default_num_workers, on_gpu
 from cropperhead.scan.pipeline import load_photo
 
-WIDTH, HEIGHT = 6000, 4000
+# The decode benchmark's 24 MP test picture (this script's folder is on sys.path).
+from decode import HEIGHT, WIDTH, synthetic_rgb  # noqa: E402  isort: skip
+
 DECODE_SIZE = 512
-
-
-def synthetic_rgb(seed: int) -> np.ndarray:
-    """A 6000 x 4000 gradient with noise (compresses like a photo, not like pure noise)."""
-    rng = np.random.default_rng(seed)
-    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    base = np.stack([xs / WIDTH * 255, ys / HEIGHT * 255, (xs + ys) / (WIDTH + HEIGHT) * 255], -1)
-    noise = rng.normal(0, 12, (HEIGHT, WIDTH, 1)).astype(np.float32)
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
 
 
 def write_photos(folder: Path, n: int) -> list[Path]:
