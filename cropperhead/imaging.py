@@ -77,7 +77,6 @@ import io
 import logging
 import math
 import os
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +85,7 @@ import numpy as np
 import rawpy
 from PIL import Image, UnidentifiedImageError
 
+from cropperhead import files
 from cropperhead.geometry.orientation import INVERSE, check_orientation, display_size
 from cropperhead.metadata.exif import read_exif_orientation
 from cropperhead.metadata.types import UNREADABLE, UNSUPPORTED, SkipError
@@ -131,6 +131,8 @@ MAX_PIXELS = 178_956_970
 #: Relative aspect difference under which an embedded raw preview counts as showing the
 #: raw's default-crop frame.
 PREVIEW_ASPECT_TOLERANCE = 0.01
+#: The JPEG comment of the images ``cropperhead scan`` writes: proof that one is ours.
+SCAN_COMMENT = b"CropperHead scan image"
 
 _PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # JPEG includes MPO
 _ORIENTATION_TAG = 0x0112
@@ -267,7 +269,9 @@ def read_stored_image(path: Path, min_long_side: int) -> StoredImage:
             raise SkipError(UNSUPPORTED, f"{suffix} needs the optional pillow-heif package")
         raise SkipError(UNSUPPORTED, f"unsupported file type {suffix or path.name!r}")
     try:
-        size_bytes = path.stat().st_size
+        size_bytes = files.check_regular(path).st_size
+    except files.NotRegularFileError as err:
+        raise SkipError(UNREADABLE, f"{err.strerror}: not read") from err
     except OSError as err:
         raise SkipError(UNREADABLE, f"cannot open the file: {_one_line(err)}") from err
     if size_bytes == 0:
@@ -319,8 +323,10 @@ def display_from_stored(stored: StoredImage, size: int, orientation: int) -> Dis
     return DisplayImage(image, int(width), int(height), orientation, stored.decoder)
 
 
-def save_jpeg(image: Image.Image, path: Path, quality: int = 95) -> None:
-    """Write ``image`` as a baseline JPEG atomically (temporary file, then ``os.replace``).
+def save_jpeg(
+    image: Image.Image, path: Path, quality: int = 95, comment: bytes | None = None
+) -> None:
+    """Write ``image`` as a baseline JPEG atomically (:func:`cropperhead.files.atomic_open`).
 
     No EXIF is written, so viewers show the pixels as they are. Chroma is not
     subsampled (4:4:4) to keep thin edges sharp at training resolution.
@@ -329,6 +335,7 @@ def save_jpeg(image: Image.Image, path: Path, quality: int = 95) -> None:
         image: the picture; converted to RGB unless it is RGB or L.
         path: destination; its folder must exist. An existing file is replaced.
         quality: JPEG quality, 90..100.
+        comment: a JPEG comment (COM segment) to write, e.g. :data:`SCAN_COMMENT`.
 
     Raises:
         ValueError: ``quality`` outside 90..100.
@@ -336,16 +343,37 @@ def save_jpeg(image: Image.Image, path: Path, quality: int = 95) -> None:
     """
     if isinstance(quality, bool) or not isinstance(quality, int) or not 90 <= quality <= 100:
         raise ValueError(f"JPEG quality must be an integer in 90..100, got {quality!r}")
-    path = Path(path)
     picture = image if image.mode in ("RGB", "L") else _to_rgb(image, None)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    extra = {"comment": comment} if comment else {}
+    with files.atomic_open(path, "wb") as handle:
+        picture.save(handle, format="JPEG", quality=quality, subsampling=0, **extra)
+
+
+def is_scan_image(path: Path) -> bool:
+    """Whether ``path`` is a JPEG that ``cropperhead scan`` wrote (its :data:`SCAN_COMMENT`)."""
     try:
-        with open(tmp, "xb") as handle:
-            picture.save(handle, format="JPEG", quality=quality, subsampling=0)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with files.open_regular(path) as handle, Image.open(handle, formats=("JPEG",)) as im:
+            return im.info.get("comment") == SCAN_COMMENT
+    except Exception:  # noqa: BLE001 - anything unreadable is not provably ours
+        return False
+
+
+def jpeg_is_complete(path: Path) -> bool:
+    """Whether ``path`` is a regular file that starts and ends like a whole JPEG.
+
+    Cheap (two small reads): a JPEG cut short by a crash, a full disk or a copy that
+    stopped has no end-of-image marker.
+    """
+    try:
+        with files.open_regular(path) as handle:
+            head = handle.read(3)
+            size = os.fstat(handle.fileno()).st_size
+            if size < 4 or head != b"\xff\xd8\xff":
+                return False
+            handle.seek(size - 2)
+            return handle.read(2) == b"\xff\xd9"
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- Pillow

@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cropperhead import files
+
 log = logging.getLogger(__name__)
 
 #: Written by training into each run's output folder when it ends.
@@ -106,9 +108,7 @@ def write_run_summary(
     }
     path = Path(output_dir) / RUN_SUMMARY
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1, allow_nan=True) + "\n")
-    tmp.replace(path)
+    files.atomic_write(path, json.dumps(summary, indent=1, allow_nan=True) + "\n")
     return path
 
 

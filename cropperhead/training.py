@@ -18,6 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
+from cropperhead import files
 from cropperhead.runs import write_run_summary
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,43 @@ def instantiate_list(node: DictConfig | None) -> list[Any]:
     return objects
 
 
+#: What a run folder holds (Hydra's, Lightning's and ours), besides our marker.
+RUN_FOLDER_ENTRIES = frozenset(
+    {".hydra", "checkpoints", "val_pictures", "metrics.json", "csv", "tensorboard", "wandb"}
+)
+_RUN_KIND = "run"
+
+
+def prepare_run_folder(folder: Path) -> None:
+    """Create (or reuse) a run's output folder, refusing one that holds the user's files.
+
+    A folder is reused when it carries our marker, or when it holds nothing but what
+    Hydra, Lightning and training write (a run folder of an earlier version, or the one
+    Hydra has just made): :data:`RUN_FOLDER_ENTRIES` and log files. Anything else means
+    ``paths.output_dir`` names a folder of the user's, which training would write into.
+
+    Raises:
+        TrainingError: the folder is not ours (one line that names it).
+    """
+    if folder.exists() and not files.is_marked(folder, _RUN_KIND):
+        if not folder.is_dir():
+            raise TrainingError(f"paths.output_dir={folder} exists and is not a folder")
+        foreign = sorted(
+            entry.name
+            for entry in folder.iterdir()
+            if entry.name not in RUN_FOLDER_ENTRIES and not entry.name.endswith(".log")
+        )
+        if foreign:
+            raise TrainingError(
+                f"paths.output_dir={folder} holds files that are not a training run's "
+                f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
+                "give a new or empty folder"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    if not files.is_marked(folder, _RUN_KIND):
+        files.mark_folder(folder, _RUN_KIND)
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Fit (and test) the crop model described by ``cfg``.
 
@@ -93,7 +131,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.get("float32_matmul_precision", "high"))
-    Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
+    prepare_run_folder(Path(cfg.paths.output_dir))
 
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)

@@ -69,3 +69,52 @@ def run_train_py(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess
     assert out.returncode == 0, out.stderr[-4000:]
     assert "litlogger" not in out.stdout + out.stderr  # Lightning's advertisement is dropped
     return out
+
+
+# --------------------------------------------------------------------------- the user's files
+
+
+def _photo_bytes(seed: int) -> bytes:
+    """A small real JPEG (distinct per seed), as a photographer's file would be."""
+    import io
+
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def plant_user_files(folder: Path, names: list[str] | None = None) -> dict[Path, bytes]:
+    """Write files a user might keep in or beside a folder the program writes to.
+
+    Args:
+        folder: where to plant them (created).
+        names: relative paths to plant; by default a photo, a sidecar-like text, a note,
+            a JPEG whose name looks like one of the scan's images and a hidden file.
+
+    Returns:
+        Every planted path with its bytes, for :func:`assert_untouched`.
+    """
+    names = names or [
+        "my_photo.jpg",
+        "my_photo.xmp",
+        "notes.txt",
+        "images/holiday_0123456789abcdef.jpg",
+        "IMG_20230815_1234567890123456.jpg",
+        ".hidden",
+    ]
+    planted: dict[Path, bytes] = {}
+    for i, name in enumerate(names):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = _photo_bytes(i) if name.endswith(".jpg") else f"user data {i} {name}\n".encode()
+        path.write_bytes(data)
+        planted[path] = data
+    return planted
+
+
+def assert_untouched(planted: dict[Path, bytes]) -> None:
+    """Every planted file is still there with exactly its bytes."""
+    for path, data in planted.items():
+        assert path.is_file(), f"{path} is gone"
+        assert path.read_bytes() == data, f"{path} was changed"

@@ -101,7 +101,7 @@ def test_overfitting_a_handful_of_photos_reaches_high_iou(cfg_train):
 def test_missing_dataset_is_a_one_line_error(tmp_path, root, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "manifest.jsonl").write_text("")
-    args = [sys.executable, "train.py", "data=library", f"paths.output_dir={tmp_path}"]
+    args = [sys.executable, "train.py", "data=library", f"paths.output_dir={tmp_path / 'run'}"]
     if root is not None:
         args.append(f"data.root={tmp_path / root}")
     args.append("hydra.run.dir=" + str(tmp_path / "h"))
@@ -126,7 +126,7 @@ def test_gpu_trainer_without_a_gpu_is_a_one_line_error(tmp_path, tiny_dataset):
         "data=library",
         f"data.root={tiny_dataset}",
         "model.pretrained=false",
-        f"paths.output_dir={tmp_path}",
+        f"paths.output_dir={tmp_path / 'run'}",
         "hydra.run.dir=" + str(tmp_path / "h"),
     ]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
@@ -135,3 +135,45 @@ def test_gpu_trainer_without_a_gpu_is_a_one_line_error(tmp_path, tiny_dataset):
     assert "trainer=cpu" in line
     assert "Traceback" not in out.stderr
     assert "full_key" not in out.stderr
+
+
+def test_data_root_trains_on_it_whatever_data_says(cfg_train_global, tmp_path):
+    """`python train.py data.root=DS` (data=demo by default): DS, and nothing else, is used.
+
+    The demo used to be built into data.root, deleting it and a sibling ``library/``.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from tests.helpers import assert_untouched, make_tiny_dataset, plant_user_files
+
+    work = tmp_path / "W"
+    ds = make_tiny_dataset(work / "ds", n=16)
+    planted = plant_user_files(work / "library") | plant_user_files(work)
+    planted |= {p: p.read_bytes() for p in ds.rglob("*") if p.is_file()}
+    cfg = cfg_train_global.copy()
+    assert cfg.data.demo is True
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "run")
+        cfg.data.root = str(ds)
+        cfg.data.demo_dir = str(tmp_path / "cache")
+        cfg.trainer.fast_dev_run = True
+    HydraConfig().set_config(cfg)
+    _, objects = train(cfg)
+    datamodule = objects["datamodule"]
+    assert datamodule.root == ds
+    assert sum(len(v) for v in datamodule.splits.values()) == 16
+    assert not (tmp_path / "cache").exists()  # no demo was built
+    assert_untouched(planted)
+
+
+def test_an_output_folder_of_the_users_is_refused(cfg_train):
+    from cropperhead.training import TrainingError
+    from tests.helpers import assert_untouched, plant_user_files
+
+    folder = Path(cfg_train.paths.output_dir) / "mine"
+    planted = plant_user_files(folder)
+    with open_dict(cfg_train):
+        cfg_train.paths.output_dir = str(folder)
+    with pytest.raises(TrainingError, match="not a training run's"):
+        train(cfg_train)
+    assert_untouched(planted)

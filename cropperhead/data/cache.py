@@ -44,7 +44,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
 
-from cropperhead.data.manifest import DatasetError, Sample, read_manifest
+from cropperhead import files
+from cropperhead.data.manifest import DatasetError, Sample, read_manifest, read_usable_samples
 from cropperhead.data.transforms import letterbox
 
 log = logging.getLogger(__name__)
@@ -173,10 +174,19 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, disable=not enabled, desc=desc, unit="img", smoothing=0.1)
 
 
+def _is_cache(folder: Path) -> bool:
+    try:
+        meta = json.loads(files.read_regular(folder / "meta.json", 65536))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and {"version", "key", "image_size", "count"} <= set(meta)
+
+
 def _remove_stale(root: Path, image_size: int, keep: Path) -> None:
     folder = root / CACHE_FOLDER
     for old in folder.glob(f"letterbox-{int(image_size)}-*"):
-        if old != keep and old.is_dir():
+        # Only folders that are provably caches of ours (their meta.json) are removed.
+        if old != keep and old.is_dir() and not old.is_symlink() and _is_cache(old):
             log.info("removing stale cache %s", old)
             shutil.rmtree(old, ignore_errors=True)
     now = time.time()
@@ -193,6 +203,7 @@ def build_cache(
     image_size: int,
     workers: int = 0,
     progress: bool = True,
+    samples: Sequence[Sample] | None = None,
 ) -> LetterboxCache:
     """Open the up-to-date cache of ``root`` at ``image_size``, building it if needed.
 
@@ -201,6 +212,8 @@ def build_cache(
         image_size: canvas side.
         workers: decoding processes (0: in this process).
         progress: show a progress bar while building.
+        samples: the samples to cache, in row order (default: the manifest's samples
+            with usable images, :func:`~cropperhead.data.manifest.read_usable_samples`).
 
     Returns:
         The opened cache.
@@ -213,7 +226,7 @@ def build_cache(
         raise ValueError(f"image_size must be positive, got {image_size!r}")
     root = Path(root).expanduser()
     size = int(image_size)
-    samples = read_manifest(root)
+    samples = list(read_usable_samples(root) if samples is None else samples)
     key = cache_key(root, size, samples)
     final = cache_path(root, size, key)
     cache = open_cache(final, key)

@@ -19,9 +19,9 @@ from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader
 
 from cropperhead.data.cache import CachedCropDataset, build_cache, cache_rows, collate_cached
-from cropperhead.data.dataset import CropDataset, DatasetError, Sample, read_manifest, usual_crop
+from cropperhead.data.dataset import CropDataset, DatasetError, Sample, usual_crop
 from cropperhead.data.gpu import GpuAugment
-from cropperhead.data.manifest import check_dataset_root
+from cropperhead.data.manifest import check_dataset_root, read_usable_samples
 from cropperhead.data.transforms import CropAugment
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,11 @@ class CropDataModule(pl.LightningDataModule):
     """Train/val/test loaders over ``root/manifest.jsonl``.
 
     Args:
-        root: the scanned training set (``cropperhead scan --out ROOT``).
-        demo: build the demo library into ``root`` on first use (``data=demo``).
+        root: the scanned training set (``cropperhead scan --out ROOT``). When given, it
+            is what is trained on, whatever ``demo`` says.
+        demo: without ``root``, train on the built-in demo library, built on first use
+            in ``demo_dir`` (``data=demo``).
+        demo_dir: the user cache folder the demo lives in (``paths.cache_dir``).
         demo_photos: number of demo photos to generate.
         image_size: side of the square, letterboxed network input.
         batch_size: batch size per device.
@@ -102,6 +105,7 @@ class CropDataModule(pl.LightningDataModule):
         self,
         root: str | None = None,
         demo: bool = False,
+        demo_dir: str | None = None,
         demo_photos: int = 320,
         image_size: int = 224,
         batch_size: int = 32,
@@ -115,15 +119,25 @@ class CropDataModule(pl.LightningDataModule):
         cache: bool = False,
     ) -> None:
         super().__init__()
-        if not root:
+        if root:
+            if demo:
+                log.info("data.root=%s given: training on that data set, not the demo", root)
+            demo = False
+            self.root = Path(root).expanduser()
+            check_dataset_root(self.root)  # fail before the model, loggers and trainer
+        elif demo:
+            if not demo_dir:
+                raise DatasetError("data=demo needs data.demo_dir, the user cache folder")
+            from cropperhead.data.demo import demo_dataset_path
+
+            self.root = demo_dataset_path(demo_dir)
+        else:
             raise DatasetError(
                 "no training set given: pass data.root=DATASET_DIR, the --out folder of "
                 "`cropperhead scan YOUR_PHOTOS --out DATASET_DIR`"
             )
-        self.root = Path(root).expanduser()
-        if not demo:  # fail before the model, loggers and trainer are built
-            check_dataset_root(self.root)
         self.demo = demo
+        self.demo_dir = demo_dir
         self.demo_photos = demo_photos
         self.image_size = image_size
         self.batch_size = batch_size
@@ -149,7 +163,7 @@ class CropDataModule(pl.LightningDataModule):
         if self.demo:
             from cropperhead.data.demo import ensure_demo_dataset
 
-            ensure_demo_dataset(self.root, n_photos=self.demo_photos)
+            ensure_demo_dataset(self.demo_dir, n_photos=self.demo_photos)
         if self.cache:
             build_cache(self.root, self.image_size, workers=self.num_workers)
 
@@ -157,11 +171,13 @@ class CropDataModule(pl.LightningDataModule):
         """Read the manifest, split by source photo and compute the usual-crop baseline."""
         if self.splits:
             return
-        samples = read_manifest(self.root)
+        samples = read_usable_samples(self.root)
         self.splits = split_samples(samples, self.seed, self.val_fraction, self.test_fraction)
         self.usual_crop = usual_crop(self.splits["train"])
         if self.cache:
-            self._letterbox_cache = build_cache(self.root, self.image_size, self.num_workers)
+            self._letterbox_cache = build_cache(
+                self.root, self.image_size, self.num_workers, samples=samples
+            )
             self._cache_rows = {k: cache_rows(samples, v) for k, v in self.splits.items()}
         log.info(
             "training set %s: %d train, %d val, %d test samples",

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from cropperhead import files
 from cropperhead.data.manifest import DatasetError, Sample, read_manifest, usual_crop
 
 # Re-exported: the manifest's names used to live here.
@@ -41,10 +42,24 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def _decode(self, index: int) -> tuple[int, np.ndarray]:
+        """The image of ``index``, or of the next readable sample when it went bad.
+
+        The DataModule leaves out damaged images when it starts; one that breaks during
+        a run (deleted, overwritten) costs a warning, not the run.
+        """
+        for step in range(len(self.samples)):
+            at = (index + step) % len(self.samples)
+            try:
+                with files.open_regular(self.samples[at].image) as handle, Image.open(handle) as im:
+                    return at, np.asarray(im.convert("RGB"))
+            except (OSError, SyntaxError, ValueError) as exc:
+                log.warning("cannot read %s (%s); using another photo", self.samples[at].image, exc)
+        raise DatasetError("no image of the training set can be read any more")
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        index, image = self._decode(index)
         sample = self.samples[index]
-        with Image.open(sample.image) as im:
-            image = np.asarray(im.convert("RGB"))
         h, w = image.shape[:2]
         scale = PhotoScale(sample.width / w, sample.height / h)
         crop = sample.crop

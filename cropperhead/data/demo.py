@@ -22,11 +22,13 @@ import logging
 import math
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from cropperhead import files
 from cropperhead.geometry import (
     Crop,
     CropFrame,
@@ -38,9 +40,13 @@ from cropperhead.geometry import (
 
 log = logging.getLogger(__name__)
 
-#: Bump when the generator changes, so that caches are rebuilt.
-DEMO_VERSION = 3
+#: Bump when the generator changes, so that caches are rebuilt (in a new folder).
+DEMO_VERSION = 4
 _DONE = ".demo-complete"
+#: What the marker of the demo folder says (:func:`cropperhead.files.mark_folder`).
+_KIND = "demo"
+#: A build folder untouched for this long was left by an interrupted run.
+_STALE_BUILD_S = 3600
 
 
 def _habit_crop(
@@ -178,37 +184,85 @@ def _to_stored(display: Image.Image, orientation: int) -> Image.Image:
     return display if undo is None else display.transpose(undo)
 
 
-def ensure_demo_dataset(root: Path, n_photos: int = 320, size: int = 256) -> Path:
-    """Build the demo training set at ``root`` unless it is already there.
+def demo_dataset_path(cache_dir: Path | str) -> Path:
+    """Where :func:`ensure_demo_dataset` keeps the demo training set under ``cache_dir``."""
+    return Path(cache_dir).expanduser() / f"demo-v{DEMO_VERSION}" / "dataset"
 
-    The library is generated into ``root.parent / "library"`` and scanned with the real
-    scanner into ``root``; work happens in a temporary folder that is moved into place,
-    so an interrupted run never leaves half a data set behind.
+
+def ensure_demo_dataset(cache_dir: Path | str, n_photos: int = 320, size: int = 256) -> Path:
+    """Build the demo training set in the user's cache folder unless it is already there.
+
+    Everything lives in ``cache_dir/demo-vN/`` (N: :data:`DEMO_VERSION`), a folder this
+    function creates and marks as its own (:func:`cropperhead.files.mark_folder`): the
+    generated photos in ``library/`` and the scanned training set in ``dataset/``. Both
+    are built in a temporary folder inside it and moved into place, so an interrupted
+    run never leaves half a data set behind. Nothing outside that folder is ever
+    written, and an existing ``demo-vN`` folder without the marker (not ours) is refused,
+    never replaced.
+
+    Args:
+        cache_dir: the user cache folder (``paths.cache_dir``: ``~/.cache/cropperhead``).
+        n_photos: demo photos to generate.
+        size: long side of the scanned images.
 
     Returns:
-        ``root``.
+        The training set's folder (:func:`demo_dataset_path`).
+
+    Raises:
+        DatasetError: the demo folder exists, is not empty and is not ours.
     """
-    root = Path(root).expanduser()
-    marker = root / _DONE
+    from cropperhead.data.manifest import DatasetError
+
+    dataset = demo_dataset_path(cache_dir)
+    folder = dataset.parent
+    marker = dataset / _DONE
     expected = f"{DEMO_VERSION} {n_photos} {size}"
-    if marker.is_file() and marker.read_text().strip() == expected:
-        return root
+    if files.is_marked(folder, _KIND):
+        try:
+            if files.read_regular(marker, 4096).decode().strip() == expected:
+                return dataset
+        except (OSError, ValueError):
+            pass
+    elif folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise DatasetError(
+            f"{folder} exists and was not made by CropperHead; the demo is not built there. "
+            "Move it away, or set CROPPERHEAD_CACHE_DIR to another cache folder"
+        )
     from cropperhead.scan import scan_library
 
-    log.info("building the demo library (%d photos) in %s ...", n_photos, root.parent)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    library = root.parent / "library"
-    with tempfile.TemporaryDirectory(dir=root.parent, prefix=".demo-build-") as tmp:
-        built_library, dataset = Path(tmp) / "library", Path(tmp) / "dataset"
+    log.info("building the demo library (%d photos) in %s ...", n_photos, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files.mark_folder(folder, _KIND)
+    _remove_stale_builds(folder)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".demo-build-") as tmp:
+        built_library, built_dataset = Path(tmp) / "library", Path(tmp) / "dataset"
         generate_demo_library(built_library, n_photos=n_photos)
-        _replace_dir(built_library, library)
-        scan_library([library], dataset, size=size, workers=1, progress=False)
-        (dataset / _DONE).write_text(expected + "\n")
-        _replace_dir(dataset, root)
-    return root
+        library = folder / "library"
+        _replace_own_dir(built_library, library, folder)
+        scan_library([library], built_dataset, size=size, workers=1, progress=False)
+        files.atomic_write(built_dataset / _DONE, expected + "\n")
+        _replace_own_dir(built_dataset, dataset, folder)
+    return dataset
 
 
-def _replace_dir(built: Path, target: Path) -> None:
-    if target.exists():
+def _replace_own_dir(built: Path, target: Path, owner: Path) -> None:
+    """Move ``built`` to ``target``, removing an older ``target`` inside our ``owner``."""
+    if target.parent != owner or not files.is_marked(owner, _KIND):
+        raise RuntimeError(f"refusing to replace {target}: not inside a demo folder of ours")
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
         shutil.rmtree(target)
     built.rename(target)
+
+
+def _remove_stale_builds(folder: Path) -> None:
+    """Remove build folders that an interrupted run left in our demo folder."""
+    now = time.time()
+    for build in folder.glob(".demo-build-*"):
+        try:
+            old = now - build.lstat().st_mtime > _STALE_BUILD_S
+        except OSError:
+            continue
+        if old and build.is_dir() and not build.is_symlink():
+            shutil.rmtree(build, ignore_errors=True)

@@ -9,12 +9,17 @@ JPEG), ``source``, ``width``/``height`` (display size of the original) and ``cro
 from __future__ import annotations
 
 import json
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cropperhead import files
 from cropperhead.geometry import Crop
+
+log = logging.getLogger(__name__)
 
 
 class DatasetError(ValueError):
@@ -83,9 +88,10 @@ def read_manifest(root: Path | str) -> list[Sample]:
                 continue
             try:
                 row = json.loads(line)
+                image = _image_path(root, row["image"])
                 samples.append(
                     Sample(
-                        image=root / row["image"],
+                        image=image,
                         source=str(row["source"]),
                         width=int(row["width"]),
                         height=int(row["height"]),
@@ -98,6 +104,78 @@ def read_manifest(root: Path | str) -> list[Sample]:
     if not samples:
         raise DatasetError(f"the training set at {root} has no samples: {_hint(root)}")
     return samples
+
+
+def _image_path(root: Path, image: object) -> Path:
+    """``root / image``, refusing a path that leaves the data set.
+
+    A scan writes ``images/NAME.jpg``. An absolute path, a ``..`` part or a link out of
+    the folder would make training (and its validation pictures) read any file on disk.
+
+    Raises:
+        ValueError: naming the value.
+    """
+    if not isinstance(image, str) or not image:
+        raise ValueError(f"image must be a relative path, got {image!r}")
+    relative = Path(image)
+    if relative.is_absolute() or ".." in relative.parts or relative.drive:
+        raise ValueError(f"image {image!r} is not a path inside the data set")
+    path = root / relative
+    real_root = Path(os.path.realpath(root))
+    if not Path(os.path.realpath(path)).is_relative_to(real_root):
+        raise ValueError(f"image {image!r} links out of the data set")
+    return path
+
+
+def image_problem(path: Path) -> str | None:
+    """Why the image of a sample cannot be used (missing, not a file, cut short), or None."""
+    try:
+        st = files.check_regular(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if st.st_size == 0:
+        return "empty"
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        from cropperhead.imaging import jpeg_is_complete
+
+        if not jpeg_is_complete(path):
+            return "not a whole JPEG (cut short or damaged)"
+    return None
+
+
+def read_usable_samples(root: Path | str) -> list[Sample]:
+    """:func:`read_manifest`, leaving out samples whose image is missing or damaged.
+
+    A photo whose scanned image was deleted or truncated (a full disk, a copy that
+    stopped) would crash training halfway through; such samples are left out with one
+    warning that counts them and says how to get them back.
+
+    Raises:
+        DatasetError: as :func:`read_manifest`, or no sample has a usable image.
+    """
+    root = Path(root).expanduser()
+    samples = read_manifest(root)
+    usable: list[Sample] = []
+    bad: list[tuple[Sample, str]] = []
+    for sample in samples:
+        problem = image_problem(sample.image)
+        if problem is None:
+            usable.append(sample)
+        else:
+            bad.append((sample, problem))
+    if bad:
+        first, why = bad[0]
+        message = (
+            f"{len(bad)} of {len(samples)} samples of {root} left out: their images are "
+            f"missing or damaged (first: {first.image.relative_to(root)}: {why}); "
+            f"`cropperhead scan` into {root} again writes them anew"
+        )
+        if not usable:
+            raise DatasetError(message.replace("left out", "unusable", 1))
+        log.warning(message)
+    return usable
 
 
 def usual_crop(samples: list[Sample]) -> tuple[float, float, float, float, float]:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from cropperhead import files
 from cropperhead.metadata.types import (
     BAD_METADATA,
     ORIGIN_EMBEDDED,
@@ -372,7 +373,7 @@ def extract_xmp_packets(path: Path) -> list[bytes]:
         OSError: the file cannot be opened or read.
     """
     path = Path(path)
-    with open(path, "rb") as handle:
+    with files.open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
         walker = _walker(handle.read(16))
         if walker is None:

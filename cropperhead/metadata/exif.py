@@ -27,6 +27,8 @@ from typing import BinaryIO
 
 import exifread
 
+from cropperhead import files
+
 logger = logging.getLogger(__name__)
 
 #: Most bytes one call reads from a file; the orientation lives in the first IFD.
@@ -165,7 +167,7 @@ def read_exif_orientation(path: Path) -> int | None:
         outside 1..8, or cannot be read or parsed.
     """
     try:
-        with open(path, "rb") as raw:
+        with files.open_regular(path) as raw:
             reader = _BoundedReader(raw, MAX_EXIF_READ_BYTES)
             head = reader.read(16)
             if len(head) < 12:

@@ -85,7 +85,6 @@ import logging
 import math
 import os
 import re
-import secrets
 import xml.parsers.expat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +94,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as DefusedET
 
+from cropperhead import files
 from cropperhead.geometry import Crop
 from cropperhead.metadata.types import (
     BAD_METADATA,
@@ -160,7 +160,8 @@ NAMESPACES: dict[str, str] = {
 _ORIGINS = (ORIGIN_SIDECAR, ORIGIN_EMBEDDED, ORIGIN_LRCAT, ORIGIN_DARKTABLE)
 _FIELD_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*):([A-Za-z_][A-Za-z0-9_.-]*)")
 # An XMP Real: optional sign, digits with an optional fraction, optional exponent.
-_REAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+#: A plain decimal number, ASCII digits only (Python's \d and float() also take "１２").
+_REAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _EDGE_DEFAULTS = {"CropLeft": 0.0, "CropTop": 0.0, "CropRight": 1.0, "CropBottom": 1.0}
 _XPACKET_END_RE = re.compile(rb"<\?xpacket\s+end\s*=[^>]*\?>")
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
@@ -360,9 +361,10 @@ def _number(props: _Properties, name: str, default: float) -> float:
     if raw is ...:
         return default
     text = (raw or "").strip()
-    if not _REAL_RE.fullmatch(text):
+    value = float(text) if _REAL_RE.fullmatch(text) else math.nan
+    if not math.isfinite(value):  # "1e309" overflows to infinity
         raise SkipError(INVALID_CROP, f"crs:{name} is {raw!r}, not a finite number")
-    return float(text)
+    return value
 
 
 def _read_crop(props: _Properties) -> Crop:
@@ -374,7 +376,7 @@ def _read_crop(props: _Properties) -> Crop:
         for unit_tag in ("CropUnit", "CropUnits"):
             units = units or props.get((CRS_NS, unit_tag))
         shown = ", ".join(f"crs:{k}={props.get((CRS_NS, k))}" for k in beyond)
-        if (units or "").strip() == "0" or all(v == int(v) for v in beyond.values()):
+        if (units or "").strip() == "0" or all(v.is_integer() for v in beyond.values()):
             raise SkipError(
                 INVALID_CROP, f"crop edges look like pixels ({shown}); pixel crops are unsupported"
             )
@@ -494,24 +496,18 @@ def read_xmp_settings(
 def read_capped(path: Path, limit: int = MAX_PACKET_BYTES) -> bytes:
     """A small file's bytes (a sidecar), refusing one over ``limit`` bytes.
 
-    The size is checked before reading, and the read asks for that size (plus one byte
-    to notice a file that grew meanwhile), not for ``limit``: ``read(limit + 1)`` would
-    allocate the whole cap for every file.
+    Only a regular file is read (:func:`cropperhead.files.read_regular`): a FIFO or a
+    device named like a sidecar is refused at once, never waited on.
 
     Raises:
         SkipError: BAD_METADATA for a file over ``limit`` bytes.
-        OSError: the file cannot be read.
+        OSError: the file cannot be read, or is not a regular file
+            (:class:`cropperhead.files.NotRegularFileError`).
     """
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size > limit:
-            raise SkipError(BAD_METADATA, f"{Path(path).name} is larger than {limit} bytes")
-        data = handle.read(size + 1)
-        if len(data) > size:  # it grew after the size check: read on, up to the cap
-            data += handle.read(limit + 1 - len(data))
-    if len(data) > limit:
-        raise SkipError(BAD_METADATA, f"{Path(path).name} is larger than {limit} bytes")
-    return data
+    try:
+        return files.read_regular(path, limit)
+    except ValueError as exc:
+        raise SkipError(BAD_METADATA, f"{Path(path).name} is larger than {limit} bytes") from exc
 
 
 def read_sidecar(path: Path, fields: Sequence[str] = ()) -> DevelopSettings:
@@ -939,63 +935,6 @@ def _new_description(
     return layout.rdf_tag_end, layout.rdf_tag_end, desc
 
 
-def _backups(path: Path) -> tuple[Path | None, Path]:
-    """The newest existing backup of ``path`` (or None) and the next free backup name."""
-    newest: Path | None = None
-    candidate = path.with_name(path.name + ".bak")
-    for n in range(1, 10_000):
-        if not candidate.exists():
-            return newest, candidate
-        newest = candidate
-        candidate = path.with_name(f"{path.name}.bak.{n}")
-    raise ValueError(f"too many backups of {str(path)!r}; not written")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_new(path: Path, data: bytes, mode: int | None) -> None:
-    """Create ``path`` (never overwriting), write, fsync; ``mode`` None keeps the umask's."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(path, mode)
-    except BaseException:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        raise
-
-
-def _atomic_replace(path: Path, data: bytes, mode: int | None) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    _write_new(tmp, data, mode)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
 def _already_applied(packet: bytes) -> bool:
     try:
         return bool(_bool(read_xmp_properties(packet), "AlreadyApplied"))
@@ -1007,7 +946,10 @@ def write_sidecar_crop(path: Path, crop: Crop, *, backup: bool = True) -> Path |
     """Write ``crop`` into the XMP sidecar at ``path``, atomically.
 
     The existing sidecar (if any) is merged with :func:`merge_crop_into_xmp`, so all of
-    its other content survives; a symlinked sidecar is written through to its target.
+    its other content survives. A sidecar that is a symbolic link to an existing file is
+    written through to that file (the link stays); a link to nothing is refused, never
+    followed to create a file elsewhere. Deciding which links may be followed at all is
+    the caller's (write-back keeps to the photo's folder).
 
     Args:
         path: the sidecar (``IMG_1.xmp``); created when missing.
@@ -1019,20 +961,26 @@ def write_sidecar_crop(path: Path, crop: Crop, *, backup: bool = True) -> Path |
         backup asked for, or nothing to change).
 
     Raises:
-        ValueError: the existing sidecar cannot be edited safely (it stays untouched).
-        OSError: the file cannot be read or written.
+        ValueError: the existing sidecar cannot be edited safely (it stays untouched),
+            or ``path`` is a link to nothing.
+        OSError: the file cannot be read or written, or is not a regular file.
     """
     path = Path(path)
     if path.is_symlink():
-        path = path.resolve()
+        target = path.resolve()
+        if not target.is_file():
+            raise ValueError(f"{path.name} is a link to nothing ({target}); not written through")
+        path = target
     existing: bytes | None = None
     mode: int | None = None
-    if path.exists():
-        mode = path.stat().st_mode & 0o7777
+    if os.path.lexists(path):
+        mode = files.check_regular(path).st_mode & 0o7777
         try:
             existing = read_capped(path)
         except SkipError as exc:
             raise ValueError(f"existing sidecar cannot be edited: {exc.detail}") from exc
+    # What an earlier, killed write-back of this sidecar left behind.
+    files.remove_stale_temporaries(path.parent, {path.name})
     merged = merge_crop_into_xmp(existing, crop)
     if merged == existing:
         return None
@@ -1043,11 +991,6 @@ def write_sidecar_crop(path: Path, crop: Crop, *, backup: bool = True) -> Path |
                 "%s says crs:AlreadyApplied=True: Camera Raw will not apply the crop written", path
             )
         if backup:
-            newest, free = _backups(path)
-            if newest is not None and newest.read_bytes() == existing:
-                backup_path = newest
-            else:
-                _write_new(free, existing, mode)
-                backup_path = free
-    _atomic_replace(path, merged, mode)
+            backup_path = files.write_backup(path, existing, mode)
+    files.atomic_write(path, merged, file_mode=mode)
     return backup_path

@@ -57,6 +57,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"ONNX opset version (default: {DEFAULT_OPSET})",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out file that is not a model exported by CropperHead",
+    )
     parser.set_defaults(func=run)
 
 
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from cropperhead.predict.models import ModelLoadError
 
     try:
-        result = export_model(args.ckpt, args.format, args.out, args.opset)
+        result = export_model(args.ckpt, args.format, args.out, args.opset, args.overwrite)
     except (ExportError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,3 +7,7 @@ class ModelLoadError(ValueError):
 
 class PredictError(ValueError):
     """A run that cannot start: bad options, no photos (one-line message)."""
+
+
+class PredictOutputError(OSError):
+    """The predictions cannot be written (a full disk, ...): one-line message."""

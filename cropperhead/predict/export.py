@@ -43,7 +43,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from cropperhead import files
 from cropperhead.predict.models import (
+    EXPORT_FORMAT,
     METADATA_KEY,
     CropNet,
     ModelLoadError,
@@ -90,6 +92,7 @@ def export_model(
     fmt: str = "onnx",
     out: Path | str | None = None,
     opset: int | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export a checkpoint's network to ONNX or TorchScript, with its metadata, and verify it.
 
@@ -98,6 +101,7 @@ def export_model(
         fmt: ``onnx`` or ``torchscript``.
         out: the file to write (default: beside the checkpoint, ``.onnx`` / ``.pt``).
         opset: ONNX opset (default :data:`DEFAULT_OPSET`); ONNX only.
+        overwrite: replace an existing ``out`` that is not a model exported by us.
 
     Returns:
         The written file and the verification difference.
@@ -119,24 +123,37 @@ def export_model(
     meta = export_metadata(dict(regressor.hparams))
     size = source.info.image_size
     path = Path(out).expanduser() if out is not None else default_export_path(ckpt_path, fmt)
+    try:
+        files.check_output_file(
+            path,
+            what="exported model",
+            is_ours=is_exported_model,
+            overwrite=overwrite,
+            inputs=[Path(ckpt_path)],
+            option="--overwrite",
+        )
+    except files.OutputRefusedError as exc:
+        raise ExportError(str(exc)) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     example = (torch.randn(2, 3, size, size), torch.tensor([1.5, 0.75]))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = files.temp_path(path)
     try:
         if fmt == "onnx":
             _export_onnx(net, example, tmp, meta, opset or DEFAULT_OPSET)
         else:
             _export_torchscript(net, example, tmp, meta)
+        # Verified before it replaces anything: a bad export never lands at ``path``.
+        diff = verify_export(net, tmp, size, fmt)
+        if diff > VERIFY_TOLERANCE:
+            raise ExportError(
+                f"the export differs from the checkpoint by {diff:.2g} "
+                f"(> {VERIFY_TOLERANCE:g}); not written"
+            )
         os.replace(tmp, path)
+        files.fsync_dir(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
-    diff = verify_export(net, path, size)
-    if diff > VERIFY_TOLERANCE:
-        raise ExportError(
-            f"{path} differs from the checkpoint by {diff:.2g} (> {VERIFY_TOLERANCE:g}); "
-            "the export is not usable"
-        )
     logger.info("exported %s to %s (max |diff| %.2g)", ckpt_path, path, diff)
     return ExportResult(path, fmt, diff)
 
@@ -210,8 +227,26 @@ def _export_torchscript(
         torch.jit.save(traced, str(path), _extra_files={METADATA_KEY: json.dumps(meta)})
 
 
-def verify_export(net: nn.Module, path: Path, image_size: int) -> float:
+def is_exported_model(path: Path) -> bool:
+    """Whether ``path`` is a model :func:`export_model` wrote (its metadata is inside)."""
+    marker = EXPORT_FORMAT.encode()
+    with files.open_regular(path) as handle:
+        tail = b""
+        while chunk := handle.read(1 << 20):
+            if marker in tail + chunk:
+                return True
+            tail = chunk[-len(marker) :]
+    return False
+
+
+def verify_export(net: nn.Module, path: Path, image_size: int, fmt: str | None = None) -> float:
     """Largest difference between ``net`` and the exported file on a random batch of 3.
+
+    Args:
+        net: the network exported.
+        path: the exported file.
+        image_size: the network's input side.
+        fmt: ``onnx`` or ``torchscript`` (None: told by the file name and content).
 
     Raises:
         ExportError: the written file cannot be loaded back.
@@ -220,7 +255,7 @@ def verify_export(net: nn.Module, path: Path, image_size: int) -> float:
     images = torch.randn(3, 3, image_size, image_size, generator=generator)
     aspect = torch.tensor([0.6, 1.0, 1.8])
     try:
-        exported = load_crop_model(path, device="cpu")
+        exported = load_crop_model(path, device="cpu", kind=fmt)
     except ModelLoadError as exc:
         raise ExportError(f"the exported file cannot be loaded back: {exc}") from exc
     with torch.inference_mode():

@@ -361,13 +361,14 @@ def model_kind(path: Path) -> str:
     return "checkpoint"
 
 
-def load_crop_model(path: Path | str, device: str = "auto") -> CropModel:
+def load_crop_model(path: Path | str, device: str = "auto", kind: str | None = None) -> CropModel:
     """Load a checkpoint or an exported model for prediction.
 
     Args:
         path: a ``.ckpt`` from ``train.py``, or a ``.onnx`` / ``.pt`` from
             ``cropperhead export``.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        kind: ``checkpoint``, ``onnx`` or ``torchscript``; None: :func:`model_kind`.
 
     Returns:
         The model, in eval mode, on its device.
@@ -382,7 +383,7 @@ def load_crop_model(path: Path | str, device: str = "auto") -> CropModel:
     if not path.is_file():
         raise ModelLoadError(f"{path} is not a file (ckpt_path must name a checkpoint)")
     device = resolve_device(device)
-    kind = model_kind(path)
+    kind = kind or model_kind(path)
     if kind == "onnx":
         return _load_onnx(path, device)
     if kind == "torchscript":

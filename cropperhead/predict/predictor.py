@@ -34,10 +34,11 @@ off centre.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from cropperhead.geometry.boxes import rotated_iou
 from cropperhead.imaging import DisplayImage
 from cropperhead.metadata.types import INVALID_CROP, UNREADABLE, SkipError
 from cropperhead.predict.models import CropModel
+from cropperhead.workers import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +127,12 @@ def prepare_photo(photo: DisplayImage, image_size: int) -> np.ndarray:
     return canvas
 
 
-def load_and_prepare(path: Path, image_size: int, decode_size: int) -> dict[str, Any]:
+def load_and_prepare(
+    path: Path, image_size: int, decode_size: int, orientation: int | None = None
+) -> dict[str, Any]:
     """Decode and letterbox one photo (runs in DataLoader workers).
+
+    ``orientation`` (1..8) replaces the photo's own (the scan's rule) when given.
 
     Returns:
         ``{"canvas", "aspect", "width", "height", "orientation"}``.
@@ -136,7 +142,7 @@ def load_and_prepare(path: Path, image_size: int, decode_size: int) -> dict[str,
     """
     from cropperhead.scan.pipeline import load_photo
 
-    photo = load_photo(path, max(decode_size, image_size))
+    photo = load_photo(path, max(decode_size, image_size), orientation)
     return {
         "canvas": prepare_photo(photo, image_size),
         "aspect": photo.width / photo.height,
@@ -153,12 +159,21 @@ class PhotoDataset(Dataset):
         paths: the photos.
         image_size: the model's input side.
         decode_size: long side the photos are decoded at before letterboxing.
+        orientations: EXIF orientations to use instead of the photos' own, by absolute,
+            symlink-resolved path (the Lightroom plug-in's ``orientations=``).
     """
 
-    def __init__(self, paths: Sequence[Path], image_size: int, decode_size: int):
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        image_size: int,
+        decode_size: int,
+        orientations: Mapping[Path, int] | None = None,
+    ):
         self.paths = list(paths)
         self.image_size = int(image_size)
         self.decode_size = int(decode_size)
+        self.orientations = dict(orientations or {})
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -166,7 +181,10 @@ class PhotoDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         path = self.paths[index]
         try:
-            item = load_and_prepare(path, self.image_size, self.decode_size)
+            given = (
+                self.orientations.get(Path(os.path.realpath(path))) if self.orientations else None
+            )
+            item = load_and_prepare(path, self.image_size, self.decode_size, given)
         except SkipError as exc:
             return {"index": index, "skip": (exc.reason, exc.detail)}
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
@@ -197,7 +215,9 @@ def _as_is(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _worker_init(_: int) -> None:
+def _worker_init(_: int, parent_pid: int | None = None) -> None:
+    # A killed predict.py (kill -9) must not leave its decoders waiting forever.
+    exit_with_parent(parent_pid if parent_pid is not None else os.getppid())
     try:
         import cv2
 
@@ -329,7 +349,9 @@ class Predictor:
         """Decoding processes for ``n_photos`` photos."""
         return default_num_workers(n_photos) if self.num_workers is None else self.num_workers
 
-    def loader(self, paths: Sequence[Path]) -> DataLoader:
+    def loader(
+        self, paths: Sequence[Path], orientations: Mapping[Path, int] | None = None
+    ) -> DataLoader:
         """The DataLoader that decodes ``paths``, one photo per item, in order.
 
         Workers take single photos (not whole batches), so that all of them decode at
@@ -337,10 +359,10 @@ class Predictor:
         photos ready while the main process runs the network.
         """
         workers = self.workers(len(paths))
-        dataset = PhotoDataset(paths, self.image_size, self.decode_size)
+        dataset = PhotoDataset(paths, self.image_size, self.decode_size, orientations)
         extra: dict[str, Any] = {}
         if workers:
-            extra["worker_init_fn"] = _worker_init
+            extra["worker_init_fn"] = functools.partial(_worker_init, parent_pid=os.getpid())
             extra["prefetch_factor"] = max(2, math.ceil(self.batch_size / workers) + 1)
         return DataLoader(
             dataset,
@@ -353,13 +375,18 @@ class Predictor:
         )
 
     def predict(
-        self, paths: Sequence[Path], progress: bool = False
+        self,
+        paths: Sequence[Path],
+        progress: bool = False,
+        orientations: Mapping[Path, int] | None = None,
     ) -> Iterator[Prediction | Skipped]:
         """Predict every photo, in input order.
 
         Args:
             paths: the photos (absolute paths are best: records carry them).
             progress: show a tqdm progress bar on stderr.
+            orientations: EXIF orientations to use instead of the photos' own, by
+                absolute, symlink-resolved path.
 
         Yields:
             One :class:`Prediction` or :class:`Skipped` per path, in order.
@@ -378,7 +405,7 @@ class Predictor:
         try:
             pending: list[dict[str, Any]] = []
             decoded = received = 0
-            for item in self.loader(paths):
+            for item in self.loader(paths, orientations):
                 pending.append(item)
                 received += 1
                 decoded += "skip" not in item

@@ -5,6 +5,11 @@
         [aspect=free|original|3:2|2:3|4:5|5:4|1:1|16:9|W:H] [device=auto] [batch_size=N]
         [num_workers=N] [confidence=auto|true|false] [report=false]
 
+``input_list=FILE.json`` (a JSON array of photo paths) adds photos without a command
+line (the Lightroom plug-in's way); ``orientations=FILE.json`` (``{"/abs/photo": 1..8}``)
+predicts those photos under that EXIF orientation instead of their own (as Lightroom
+shows a photo turned there).
+
 ``input`` is a photo, a folder (walked recursively like ``cropperhead scan``: RAW files
 included, hidden folders skipped, symbolic links followed once) or a glob
 (``'~/Pictures/2024-*/*.CR2'``, ``**`` recursive; quote it for the shell); a list
@@ -17,6 +22,8 @@ Output, one record per predicted photo, in input order (docs/interfaces.md)::
      "crop": {"left": ..., "top": ..., "right": ..., "bottom": ..., "angle": ...},
      "corners": [[x, y] x 4],              # TL, TR, BR, BL, normalised by W', H'
      "orientation": 6,                     # EXIF orientation applied (stored -> display)
+     "lightroom": {"CropLeft": ..., ..., "CropAngle": ..., "orientation": "BC"},
+                                           # the crop as Lightroom stores it (plug-in)
      "confidence": 0.93,                   # mirror agreement (IoU), see predictor.py
      "model_crop": {...}, "aspect": "3:2", # aspect != free: the crop before the lock
      "xmp": {"action": "written", "files": [...], "detail": "..."}}  # write_xmp=true
@@ -25,7 +32,11 @@ Output, one record per predicted photo, in input order (docs/interfaces.md)::
 ``model_left``.., ``xmp_action``, ``xmp_files``). Photos that cannot be read are
 skipped with a warning and counted in the closing summary; the exit status stays 0.
 Problems that stop the run before it starts (missing or unusable checkpoint, no photos
-found, bad option values) print one line to stderr and exit with status 2.
+found, bad option values, an output path that is an input photo or an existing file
+that is not an earlier output: ``overwrite_output=true`` replaces the latter) print one
+line to stderr and exit with status 2. A predictions file that cannot be written (a full
+disk) and sidecars that could not be written end the run with one line and status 1;
+Ctrl-C keeps the records predicted so far and exits with 130.
 """
 
 from __future__ import annotations
@@ -44,13 +55,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
+from cropperhead import files
 from cropperhead.geometry import Crop, crop_to_corners
 from cropperhead.metadata.types import UNSUPPORTED
 from cropperhead.predict.aspect import parse_aspect, snap_crop_to_aspect
-from cropperhead.predict.errors import ModelLoadError, PredictError
+from cropperhead.predict.errors import ModelLoadError, PredictError, PredictOutputError
+from cropperhead.predict.lightroom import lightroom_values
 from cropperhead.predict.writeback import (
     KEPT,
     SKIPPED,
+    WRITE_FAILED,
     WRITTEN,
     XMP_TARGETS,
     WritebackResult,
@@ -95,6 +109,8 @@ class PredictOptions:
     report: bool = False
     report_path: Path | None = None
     manifest: Path | None = None
+    overwrite_output: bool = False
+    orientations: Path | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> PredictOptions:
@@ -123,10 +139,30 @@ class PredictOptions:
         def path_or_none(value: Any) -> Path | None:
             return None if value in (None, "") else Path(str(value)).expanduser()
 
-        raw_input = get("input")
-        if raw_input is None or (isinstance(raw_input, str) and not raw_input.strip()):
-            raise PredictError(f"input= is required: {hints['input']}")
-        inputs = [raw_input] if isinstance(raw_input, (str, Path)) else list(raw_input)
+        input_list = path_or_none(get("input_list"))
+        if input_list is not None:
+            from cropperhead.predict.lightroom import read_photo_list
+
+            try:
+                listed = read_photo_list(input_list)
+            except ValueError as exc:
+                raise PredictError(str(exc)) from exc
+            if not listed:
+                raise PredictError(f"input_list {input_list}: the list holds no photos")
+            try:
+                raw_input = cfg.get("input", None)
+            except OmegaConfBaseException:  # input=??? : the list alone
+                raw_input = None
+        else:
+            listed, raw_input = [], get("input")
+            if raw_input is None or (isinstance(raw_input, str) and not raw_input.strip()):
+                raise PredictError(f"input= is required: {hints['input']}")
+        inputs = (
+            []
+            if raw_input is None
+            else ([raw_input] if isinstance(raw_input, (str, Path)) else list(raw_input))
+        )
+        inputs += listed
         fmt = str(get("format", "jsonl")).lower()
         output = get("output")
         ckpt = get("ckpt_path")
@@ -152,6 +188,8 @@ class PredictOptions:
             report=_flag(get("report", False), "report"),
             report_path=path_or_none(get("report_path")),
             manifest=path_or_none(get("manifest")),
+            overwrite_output=_flag(get("overwrite_output", False), "overwrite_output"),
+            orientations=path_or_none(get("orientations")),
         )
 
     def check(self) -> None:
@@ -239,6 +277,12 @@ class PredictSummary:
     seconds: float = 0.0
     report: Path | None = None
     report_error: str | None = None
+    interrupted: bool = False
+
+    @property
+    def write_failures(self) -> int:
+        """Sidecars that could not be written."""
+        return self.xmp.get(f"skipped {WRITE_FAILED}", 0)
 
     def format(self) -> str:
         """The closing summary, a few lines."""
@@ -251,6 +295,8 @@ class PredictSummary:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
         lines.append(f"skipped {skipped}" + (f" ({reasons})" if reasons else ""))
         lines.append(f"predictions: {self.output}")
+        if self.interrupted:
+            lines.append("interrupted: the file holds the photos predicted until then")
         if self.xmp:
             parts = ", ".join(f"{k} {v}" for k, v in sorted(self.xmp.items()))
             suffix = " (dry run: nothing written)" if self.dry_run else ""
@@ -357,6 +403,7 @@ def prediction_record(
         "crop": crop_record(crop),
         "corners": corners_record(crop, pred.width, pred.height),
         "orientation": pred.orientation,
+        "lightroom": lightroom_values(crop, pred.width, pred.height, pred.orientation),
     }
     if pred.confidence is not None:
         record["confidence"] = round(float(pred.confidence), 6)
@@ -466,6 +513,15 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
             f"no photos found in {', '.join(map(str, options.inputs))}{extra}: give a photo, "
             "a folder or a glob of JPEG/TIFF/PNG/WebP/RAW files"
         )
+    check_outputs(options, photos)
+    orientations = None
+    if options.orientations is not None:
+        from cropperhead.predict.lightroom import read_orientations
+
+        try:
+            orientations = read_orientations(options.orientations)
+        except ValueError as exc:
+            raise PredictError(str(exc)) from exc
     from cropperhead.predict.models import load_crop_model
     from cropperhead.predict.predictor import Predictor, Skipped
 
@@ -486,15 +542,13 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
     for skip in unsupported:
         logger.warning("skipped %s: %s (%s)", skip.source, skip.reason, skip.detail)
         summary.skipped[skip.reason] += 1
-    options.output.parent.mkdir(parents=True, exist_ok=True)
     aspect_name = None if ratio_spec is None else str(options.aspect)
     start = time.perf_counter()
-    # A file name that is not UTF-8 (lone surrogates) is written as a \udcXX escape.
-    with options.output.open(
-        "w", encoding="utf-8", errors="backslashreplace", newline=""
-    ) as handle:
-        writer = RecordWriter(handle, options.format, csv_columns(options, predictor.confidence))
-        for result in predictor.predict(photos, progress=options.progress):
+
+    def run(writer: RecordWriter) -> None:
+        for result in predictor.predict(
+            photos, progress=options.progress, orientations=orientations
+        ):
             if isinstance(result, Skipped):
                 summary.skipped[result.reason] += 1
                 continue
@@ -519,14 +573,90 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
                     logger.debug(wb.describe())
             writer.write(prediction_record(result, crop, aspect_name, wb))
             summary.predicted += 1
+
+    try:
+        options.output.parent.mkdir(parents=True, exist_ok=True)
+        # Atomic: a crash or a full disk leaves the previous file (or none), never half
+        # of one. A name that is not UTF-8 (lone surrogates) is written as \udcXX.
+        with files.atomic_open(
+            options.output, "w", encoding="utf-8", errors="backslashreplace", newline=""
+        ) as handle:
+            writer = RecordWriter(
+                handle, options.format, csv_columns(options, predictor.confidence)
+            )
+            try:
+                run(writer)
+            except KeyboardInterrupt:
+                # Keep what was predicted so far: the file is complete up to that photo.
+                summary.interrupted = True
+    except OSError as exc:
+        raise PredictOutputError(
+            f"cannot write the predictions to {options.output}: {exc.strerror or exc}"
+        ) from exc
     summary.seconds = time.perf_counter() - start
     if write_report is not None:
-        out_html = options.report_path or options.output.with_suffix(".html")
+        out_html = report_file_path(options)
         try:
-            summary.report = Path(write_report(options.output, out_html, options.manifest))
+            summary.report = Path(
+                write_report(
+                    options.output,
+                    out_html,
+                    options.manifest,
+                    overwrite=options.overwrite_output,
+                    overwrite_option="overwrite_output=true",
+                )
+            )
         except ValueError as exc:  # the report's own one-line errors (ReportError)
             summary.report_error = str(exc)
     return summary
+
+
+def is_predictions_file(path: Path) -> bool:
+    """Whether ``path`` holds predictions this command wrote (JSONL or CSV records)."""
+    with files.open_regular(path) as handle:
+        head = handle.read(65536).decode("utf-8", "replace")
+    first = head.split("\n", 1)[0].strip()
+    if first.startswith("{"):
+        try:
+            record = json.loads(first)
+        except json.JSONDecodeError:
+            return False
+        return isinstance(record, dict) and {"source", "crop", "width", "height"} <= set(record)
+    return first.startswith(",".join(["source", "width", "height", *_CROP_KEYS]))
+
+
+def report_file_path(options: PredictOptions) -> Path:
+    """Where ``report=true`` writes the HTML page."""
+    return options.report_path or options.output.with_suffix(".html")
+
+
+def check_outputs(options: PredictOptions, photos: Sequence[Path]) -> None:
+    """Refuse output paths that would overwrite an input or a file that is not ours.
+
+    Raises:
+        PredictError: one line naming the path (``overwrite_output=true`` lets an
+            existing file that is not ours be replaced, never an input photo).
+    """
+    try:
+        files.check_output_file(
+            options.output,
+            what="predictions file",
+            is_ours=is_predictions_file,
+            overwrite=options.overwrite_output,
+            inputs=photos,
+        )
+        if options.report:
+            from cropperhead.report.html import is_report_file
+
+            files.check_output_file(
+                report_file_path(options),
+                what="report",
+                is_ours=is_report_file,
+                overwrite=options.overwrite_output,
+                inputs=[*photos, options.output],
+            )
+    except files.OutputRefusedError as exc:
+        raise PredictError(str(exc)) from exc
 
 
 def _locked(pred: Prediction, ratio_spec: str | float | None) -> Crop:
@@ -552,10 +682,22 @@ def run_prediction(cfg: Any) -> PredictSummary:
     except (PredictError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except PredictOutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
     print(summary.format())
     if summary.report_error is not None:
         print(f"error: report: {summary.report_error}", file=sys.stderr)
         sys.exit(2)
+    if summary.write_failures:
+        print(
+            f"error: {summary.write_failures} sidecar(s) could not be written (the lines "
+            "marked 'skipped (write-failed)' above say why)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    if summary.interrupted:
+        sys.exit(130)
     return summary
 
 

@@ -66,16 +66,22 @@ When nothing is written
   edited safely is never written.
 - The target sidecar says crs:AlreadyApplied True (an exported picture whose pixels
   already are a crop): Camera Raw would ignore a crop written there.
+- The target sidecar is a symbolic link that leaves the photo's folder, or points at
+  nothing (``sidecar-link``): following it could create or rewrite a file anywhere. A
+  link to an existing file in the photo's own folder is followed, and that file edited.
+- The target is not a regular file (a FIFO, a device): never opened, never replaced.
 - ``dry_run=True``: everything is checked and reported, nothing is written.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cropperhead import files
 from cropperhead.geometry import Crop, crop_display_to_stored, crop_stored_to_display, display_size
 from cropperhead.imaging import RAW_EXTENSIONS
 from cropperhead.metadata import embedded, xmp
@@ -103,6 +109,7 @@ SIDECAR_CONFLICT = "sidecar-conflict"
 BAD_METADATA = "bad-metadata"
 ALREADY_APPLIED = "crop-already-applied"
 WRITE_FAILED = "write-failed"
+SIDECAR_LINK = "sidecar-link"
 
 
 class SidecarConflict(ValueError):
@@ -276,6 +283,23 @@ def _ours(path: Path) -> bool:
         return False
 
 
+def _link_refusal(photo: Path, sidecar: Path) -> str | None:
+    """Why ``sidecar`` may not be written, when it is a symbolic link; else None.
+
+    A sidecar link is followed only to an existing file in the photo's own folder
+    (edited there, the link kept). A link that leaves the folder, or that points at
+    nothing, could make write-back create or rewrite a file anywhere: refused.
+    """
+    if not sidecar.is_symlink():
+        return None
+    target = Path(os.path.realpath(sidecar))
+    if not target.is_file():
+        return f"{sidecar.name} is a link to nothing ({target}); not written through"
+    if target.parent != Path(os.path.realpath(photo.parent)):
+        return f"{sidecar.name} links out of the photo's folder (to {target}); not written"
+    return None
+
+
 def write_crop(
     photo: Path,
     crop: Crop,
@@ -375,13 +399,18 @@ def write_crop(
             **old,
         )
 
+    for path in targets:
+        refusal = _link_refusal(photo, path)
+        if refusal is not None:
+            return result(SKIPPED, reason=SIDECAR_LINK, detail=refusal, **old)
     changes: list[Path] = []
     for path in targets:
-        existing = path.read_bytes() if path.exists() else None
         try:
+            existing = files.read_regular(path) if os.path.lexists(path) else None
             merged = xmp.merge_crop_into_xmp(existing, stored)
         except (ValueError, OSError) as exc:
-            return result(SKIPPED, reason=BAD_METADATA, detail=f"{path.name}: {exc}", **old)
+            detail = getattr(exc, "strerror", None) or str(exc)
+            return result(SKIPPED, reason=BAD_METADATA, detail=f"{path.name}: {detail}", **old)
         if merged != existing:
             changes.append(path)
     if not changes:

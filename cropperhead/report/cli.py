@@ -15,9 +15,17 @@ Score suggested crops against the photographer's own. Each prediction is matched
 manifest samples of the same photo by "source" (a photo with virtual copies is compared
 against each copy), and scored in the photo's display pixels: mean and median rotated
 IoU, the share of samples with IoU > 0.8, boundary displacement error (BDE, fractions of
-the frame) and angle MAE. The same samples are scored for two baselines: the full frame
-(no crop) and "my usual crop" (the median of each crop coordinate in the manifest, or in
-the training split with --split)."""
+the frame), angle MAE and aspect accuracy (the share of crops whose width / height is
+the photographer's within 1%). The same samples are scored for two baselines: the full
+frame (no crop) and "my usual crop" (the median of each crop coordinate in the manifest,
+in its training split with --split, or in the training split of the library the model
+was trained on with --usual-crop-from).
+
+Records with "p_crop" / "leave_uncropped": true (the model would leave the photo alone)
+are scored with the full frame where they say leave, and the crop-or-leave decision is
+scored too (accuracy, precision and recall of "crop"; a sample labelled with the full
+frame was left uncropped). Records with "confidence": its Spearman rank correlation
+with the IoU."""
 
 EVALUATE_EPILOG = """\
 examples:
@@ -25,6 +33,10 @@ examples:
       the table: model vs baselines, matched and unmatched counts
   cropperhead evaluate --manifest DS --predictions preds.jsonl --split test --split-seed 42
       only the photos a training run with seed=42 held out for testing
+  cropperhead evaluate --manifest TEST_DS --predictions preds.jsonl --usual-crop-from DS \
+      --split-seed 1
+      photos the model never saw (a test library scanned into TEST_DS); the usual crop is
+      that of DS's training split, as a training run with seed=1 on DS split it
   cropperhead evaluate --manifest DS --predictions preds.jsonl --json | jq .model.iou_mean
       everything as JSON, per-sample scores included
 
@@ -123,6 +135,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="F",
         help="the training run's data.test_fraction (default: %(default)s)",
     )
+    ev.add_argument(
+        "--usual-crop-from",
+        type=Path,
+        default=None,
+        metavar="DATASET",
+        help="take the usual-crop baseline from the training split of this data set "
+        "(folder or manifest.jsonl; split with --split-seed and the fractions) instead of "
+        "the evaluated manifest. Example: --usual-crop-from ~/cropperhead-data",
+    )
     ev.set_defaults(func=run_evaluate)
 
     rp = subparsers.add_parser(
@@ -156,6 +177,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="PIXELS",
         help="long side of the thumbnails (default: %(default)s)",
     )
+    rp.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out file that is not a CropperHead report",
+    )
     rp.set_defaults(func=run_report)
 
     st = subparsers.add_parser(
@@ -178,6 +204,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="stats.png",
         help="the PNG to write (default: %(default)s)",
     )
+    st.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out file that is not a CropperHead stats picture",
+    )
     st.add_argument("--no-plot", action="store_true", help="only the summary, no PNG")
     st.add_argument("--json", action="store_true", help="print the summary as JSON")
     st.set_defaults(func=run_stats)
@@ -190,12 +221,21 @@ def _error(command: str, message: str, status: int = 2) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``cropperhead evaluate``; returns the exit status."""
-    from cropperhead.report.evaluate import evaluate_split
-    from cropperhead.report.predictions import ReportError, load_samples, read_predictions
+    from cropperhead.report.evaluate import evaluate_split, read_suggestions, training_usual_crop
+    from cropperhead.report.predictions import ReportError, load_samples
 
     try:
-        predictions = read_predictions(args.predictions)
+        predictions = read_suggestions(args.predictions)
         samples = load_samples(args.manifest)
+        usual, usual_from, usual_samples = None, "", 0
+        if args.usual_crop_from is not None:
+            usual, usual_samples = training_usual_crop(
+                load_samples(args.usual_crop_from),
+                args.split_seed,
+                args.val_fraction,
+                args.test_fraction,
+            )
+            usual_from = f"training split (seed {args.split_seed}) of {args.usual_crop_from}"
         result = evaluate_split(
             samples,
             predictions,
@@ -203,6 +243,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             seed=args.split_seed,
             val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
+            usual=usual,
+            usual_from=usual_from,
+            usual_samples=usual_samples,
         )
     except ReportError as exc:
         return _error("evaluate", str(exc))
@@ -223,7 +266,9 @@ def run_report(args: argparse.Namespace) -> int:
 
     out = args.out if args.out is not None else args.predictions.with_suffix(".html")
     try:
-        written = write_report(args.predictions, out, args.manifest, args.thumb_size)
+        written = write_report(
+            args.predictions, out, args.manifest, args.thumb_size, overwrite=args.overwrite
+        )
     except ReportError as exc:
         return _error("report", str(exc))
     except OSError as exc:
@@ -239,7 +284,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
     out = None if args.no_plot else args.out
     try:
-        stats = dataset_stats(args.dataset, out)
+        stats = dataset_stats(args.dataset, out, overwrite=args.overwrite)
     except ReportError as exc:
         return _error("stats", str(exc))
     except OSError as exc:

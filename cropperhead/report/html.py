@@ -22,8 +22,6 @@ import html
 import io
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from cropperhead import files
 from cropperhead.geometry import Crop, crop_to_corners
 from cropperhead.report.evaluate import IOU_THRESHOLD, EvaluationResult, match, score
 from cropperhead.report.predictions import (
@@ -45,6 +44,8 @@ from cropperhead.viz import PRED_RGB, TARGET_RGB
 if TYPE_CHECKING:
     from cropperhead.data.manifest import Sample
 
+#: The generator tag in every page written: how an earlier report is recognised.
+GENERATOR_TAG = "cropperhead report"
 log = logging.getLogger(__name__)
 
 MIN_THUMB, MAX_THUMB = 32, 2048
@@ -92,6 +93,8 @@ def write_report(
     out_html: Path,
     manifest: Path | None = None,
     thumb_size: int = 320,
+    overwrite: bool = False,
+    overwrite_option: str = "--overwrite",
 ) -> Path:
     """Write an HTML contact sheet of the suggested crops.
 
@@ -101,14 +104,32 @@ def write_report(
         manifest: ``DATASET_DIR`` or ``DATASET_DIR/manifest.jsonl``; when given, the
             photographer's crops of the photos it knows are drawn too, with the IoU.
         thumb_size: long side of the thumbnails in pixels.
+        overwrite: replace an existing ``out_html`` that is not a report of ours.
+        overwrite_option: how the user says ``overwrite`` (named in the refusal).
 
     Returns:
         ``out_html``.
 
     Raises:
-        ReportError: a missing or malformed input (one-line message), or a thumb size
-            out of range.
+        ReportError: a missing or malformed input (one-line message), a thumb size out
+            of range, or an ``out_html`` that is an input or an existing file that is not
+            one of our reports (unless ``overwrite``).
     """
+    out_html = Path(out_html).expanduser()
+    inputs = [Path(predictions_jsonl)]
+    if manifest is not None:
+        inputs += [Path(manifest), Path(manifest) / "manifest.jsonl"]
+    try:
+        files.check_output_file(
+            out_html,
+            what="report",
+            is_ours=is_report_file,
+            overwrite=overwrite,
+            inputs=inputs,
+            option=overwrite_option,
+        )
+    except files.OutputRefusedError as exc:
+        raise ReportError(str(exc)) from exc
     if not MIN_THUMB <= int(thumb_size) <= MAX_THUMB:
         raise ReportError(f"thumb size must lie in [{MIN_THUMB}, {MAX_THUMB}], got {thumb_size}")
     predictions = read_predictions(predictions_jsonl)
@@ -142,9 +163,16 @@ def write_report(
         thumb_size=int(thumb_size),
         manifest_given=manifest is not None,
     )
-    out_html = Path(out_html).expanduser()
-    _write_atomically(out_html, page)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    files.atomic_write(out_html, page, errors="backslashreplace")
     return out_html
+
+
+def is_report_file(path: Path) -> bool:
+    """Whether ``path`` is a page :func:`write_report` wrote (its generator tag)."""
+    with files.open_regular(path) as handle:
+        head = handle.read(4096)
+    return GENERATOR_TAG.encode() in head
 
 
 def _add_thumbnail(card: Card, samples: list[Sample], size: int) -> None:
@@ -188,18 +216,6 @@ def _jpeg(picture: Image.Image) -> tuple[bytes, tuple[int, int]]:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -343,6 +359,7 @@ def render_page(
     )
     body = "".join(_card_html(c, thumb_size) for c in cards)
     return _PAGE.format(
+        generator=f'<meta name="generator" content="{GENERATOR_TAG}">',
         title=html.escape(title),
         pred=_rgb(PRED_RGB),
         target=_rgb(TARGET_RGB),
@@ -400,7 +417,7 @@ _PAGE = """<!DOCTYPE html>
  content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; \
 script-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="cropperhead report">
+{generator}
 <title>{title}</title>
 <style>
 body {{ margin: 0; font: 14px/1.4 system-ui, sans-serif; background: #181818; color: #ddd; }}

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cropperhead import files
 from cropperhead.geometry import Crop, crop_output_size_px
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 #: A crop counts as turned above this angle, in degrees.
 TURNED_DEG = 0.1
+#: The PNG Software tag of the pictures drawn: how an earlier one is recognised.
+SOFTWARE_TAG = "CropperHead stats"
 #: Common output aspect ratios as (long side, short side), with their names.
 COMMON_ASPECTS: tuple[tuple[float, float], ...] = (
     (1, 1),
@@ -208,23 +211,49 @@ def crop_stats(samples: Sequence[Sample | Mapping[str, Any]]) -> CropStats:
     return CropStats(**arrays, photos=len(sources), origins=dict(origins.most_common()))
 
 
-def plot_stats(stats: CropStats, out_png: Path | str, title: str | None = None) -> Path:
+def is_stats_picture(path: Path) -> bool:
+    """Whether ``path`` is a PNG :func:`plot_stats` drew (its Software tag)."""
+    from PIL import Image
+
+    with files.open_regular(path) as handle, Image.open(handle, formats=("PNG",)) as im:
+        return im.info.get("Software") == SOFTWARE_TAG
+
+
+def plot_stats(
+    stats: CropStats, out_png: Path | str, title: str | None = None, overwrite: bool = False
+) -> Path:
     """Draw angle, aspect and scale histograms and the centre scatter as one PNG.
 
     Args:
         stats: the measures.
-        out_png: the PNG to write (its folder is created).
+        out_png: the PNG to write (its folder is created; replaced atomically).
         title: the figure title; default says how many crops.
+        overwrite: replace an existing ``out_png`` that is not a picture of ours.
 
     Returns:
         ``out_png``.
+
+    Raises:
+        ReportError: ``out_png`` exists and is not a stats picture of ours.
     """
+    from cropperhead.report.predictions import ReportError
+
+    out_png = Path(out_png).expanduser()
+    try:
+        files.check_output_file(
+            out_png,
+            what="stats picture",
+            is_ours=is_stats_picture,
+            overwrite=overwrite,
+            option="--overwrite",
+        )
+    except files.OutputRefusedError as exc:
+        raise ReportError(str(exc)) from exc
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib import pyplot as plt
 
-    out_png = Path(out_png).expanduser()
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), dpi=100)
     (ax_angle, ax_aspect), (ax_scale, ax_centre) = axes
@@ -293,7 +322,8 @@ def plot_stats(stats: CropStats, out_png: Path | str, title: str | None = None) 
     )
     fig.suptitle(title or f"The photographer's habit: {stats.count} crops of {stats.photos} photos")
     fig.tight_layout()
-    fig.savefig(out_png)
+    with files.atomic_open(out_png, "wb") as handle:
+        fig.savefig(handle, format="png", metadata={"Software": SOFTWARE_TAG})
     plt.close(fig)
     return out_png
 
@@ -306,22 +336,26 @@ def _bins(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.linspace(lo, hi, n + 1)
 
 
-def dataset_stats(dataset: Path | str, out_png: Path | str | None = None) -> CropStats:
+def dataset_stats(
+    dataset: Path | str, out_png: Path | str | None = None, overwrite: bool = False
+) -> CropStats:
     """Read a data set (``DATASET_DIR`` or its manifest.jsonl), measure, and draw.
 
     Args:
         dataset: the ``--out`` folder of ``cropperhead scan`` or its manifest.jsonl.
         out_png: where to draw the PNG; None draws nothing.
+        overwrite: replace an existing ``out_png`` that is not a picture of ours.
 
     Returns:
         The measures.
 
     Raises:
-        ReportError: a missing, empty or malformed manifest.
+        ReportError: a missing, empty or malformed manifest, or an ``out_png`` that is
+            not ours.
     """
     from cropperhead.report.predictions import load_samples
 
     stats = crop_stats(load_samples(dataset))
     if out_png is not None:
-        plot_stats(stats, out_png)
+        plot_stats(stats, out_png, overwrite=overwrite)
     return stats

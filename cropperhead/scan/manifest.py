@@ -34,12 +34,14 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from cropperhead import files
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,10 @@ STATE_DIR = ".scan"
 STATE_NAME = "state.jsonl"
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "lock"
+#: What a data set's marker says (:func:`cropperhead.files.mark_folder`).
+DATASET_KIND = "dataset"
+#: How long a scan waits for the lock before saying another scan is writing.
+LOCK_WAIT_S = 3.0
 #: Version of the state format; a state of another version is read as absent.
 STATE_VERSION = 1
 
@@ -125,37 +131,16 @@ class EntryStore(MutableMapping[str, Entry]):
         return result
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Make the rename itself durable; not every platform can open a folder.
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_text(path: Path) -> Iterator[TextIO]:
     """Replace ``path`` atomically with what is written to the yielded text file.
 
-    The text goes to a temporary file in the same folder, which is flushed, fsynced and
-    renamed over ``path`` when the ``with`` block ends normally; a reader (or a crash)
-    sees the old file or the new one, never a mix. On an exception the temporary file
-    is removed and ``path`` is left as it was.
+    :func:`cropperhead.files.atomic_open` with the JSON lines' encoding: a reader (or a
+    crash) sees the old file or the new one, never a mix; on an exception ``path`` is
+    left as it was.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors=JSON_ERRORS) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    with files.atomic_open(path, "w", encoding="utf-8", errors=JSON_ERRORS) as fh:
+        yield fh
 
 
 def _json_line(record: dict[str, Any]) -> str:
@@ -312,7 +297,7 @@ class ScanState:
         self.close_journal()
         with contextlib.suppress(FileNotFoundError):
             self.journal_path.unlink()
-        _fsync_dir(self.folder)
+        files.fsync_dir(self.folder)
 
 
 def new_entry(
@@ -350,10 +335,18 @@ def scan_lock(out: Path) -> Iterator[None]:
         yield
         return
     with (folder / LOCK_NAME).open("a") as fh:
+        # A scan killed with kill -9 leaves its worker processes holding the lock for
+        # the moment they take to notice and exit: wait that long before refusing.
+        deadline = time.monotonic() + LOCK_WAIT_S
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RuntimeError(f"another scan is writing to {out}") from exc
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    if time.monotonic() >= deadline:
+                        raise RuntimeError(f"another scan is writing to {out}") from exc
+                    time.sleep(0.05)
         except OSError as exc:  # a file system without locks (some network mounts)
             logger.warning("cannot lock %s (%s); make sure no other scan writes there", out, exc)
             yield
@@ -364,27 +357,24 @@ def scan_lock(out: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def is_dataset(out: Path) -> bool:
+    """Whether ``out`` is a data set a scan made (its marker, or an older scan's state)."""
+    if files.is_marked(out, DATASET_KIND):
+        return True
+    return any((out / STATE_DIR / name).is_file() for name in (STATE_NAME, JOURNAL_NAME))
+
+
 def remove_stale_temporaries(out: Path) -> int:
     """Delete temporary files that an interrupted scan left behind; returns how many.
 
-    Only names this package writes are touched: ``.manifest.jsonl.*.tmp`` and
-    ``.skipped.jsonl.*.tmp`` in DATASET_DIR, ``.state.jsonl.*.tmp`` in ``.scan/`` and
-    ``.<image>.jpg.*.tmp`` in ``images/`` (:func:`cropperhead.imaging.save_jpeg`'s).
-    Call it only while holding :func:`scan_lock`.
+    Only files that :func:`cropperhead.files.is_stale_temporary` proves to be ours and
+    abandoned, in DATASET_DIR, ``.scan/`` and ``images/``. Call it only while holding
+    :func:`scan_lock`.
     """
-    patterns = [
-        (out, f".{MANIFEST_NAME}.*.tmp"),
-        (out, f".{SKIPPED_NAME}.*.tmp"),
-        (out / STATE_DIR, f".{STATE_NAME}.*.tmp"),
-        (out / IMAGES_DIR, ".*.jpg.*.tmp"),
-    ]
-    removed = 0
-    for folder, pattern in patterns:
-        for path in folder.glob(pattern):
-            with contextlib.suppress(OSError):
-                path.unlink()
-                removed += 1
-    return removed
+    return sum(
+        files.remove_stale_temporaries(folder)
+        for folder in (out, out / STATE_DIR, out / IMAGES_DIR)
+    )
 
 
 @dataclass

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from cropperhead import imaging
+from cropperhead import files, imaging
 from cropperhead.geometry import (
     MIRRORED,
     Crop,
@@ -66,10 +66,12 @@ from cropperhead.metadata.types import (
 )
 from cropperhead.scan import relocate, walker
 from cropperhead.scan.manifest import (
+    DATASET_KIND,
     IMAGES_DIR,
     Entry,
     EntryStore,
     ScanState,
+    is_dataset,
     manifest_record,
     new_entry,
     remove_stale_temporaries,
@@ -77,6 +79,7 @@ from cropperhead.scan.manifest import (
     skipped_record,
     write_outputs,
 )
+from cropperhead.workers import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +98,6 @@ DIGITS = 9
 JOURNAL_SYNC_S = 0.5
 KILL_HOOK_ENV = "CROPPERHEAD_SCAN_TEST_KILL_AFTER"
 CRASH_HOOK_ENV = "CROPPERHEAD_SCAN_TEST_CRASH_ON"
-#: How often a worker process checks that its scan is still alive (seconds).
-PARENT_POLL_S = 0.5
 #: Fewest photos to decode per worker process started (fewer: decode in this process).
 PHOTOS_PER_WORKER = 4
 
@@ -531,7 +532,9 @@ def _process(photo: _Photo, config: ScanConfig, entry: Entry) -> None:
             pictures[orientation] = imaging.display_from_stored(stored, config.size, orientation)
         shown = pictures[orientation]
         name = image_name(job.photo, sample_key, job.key)
-        imaging.save_jpeg(shown.image, images_dir / name, quality=JPEG_QUALITY)
+        imaging.save_jpeg(
+            shown.image, images_dir / name, quality=JPEG_QUALITY, comment=imaging.SCAN_COMMENT
+        )
         entry["samples"].append(
             manifest_record(
                 image=f"{IMAGES_DIR}/{name}",
@@ -558,16 +561,17 @@ def _read_sidecar(path: Path) -> Sidecar:
         return Sidecar(path, None, (UNREADABLE, f"cannot read sidecar: {exc.strerror or exc}"))
 
 
-def load_photo(path: Path, size: int) -> imaging.DisplayImage:
+def load_photo(path: Path, size: int, orientation: int | None = None) -> imaging.DisplayImage:
     """A photo in its display frame exactly as the scan shows it, for predict and reports.
 
     The orientation follows the scan's rule for a photo outside any catalog: the
     tiff:Orientation of its XMP (sidecars, then embedded), else its EXIF orientation,
-    else 1.
+    else 1; ``orientation`` replaces it (a catalog's, as Lightroom shows the photo).
 
     Args:
         path: the photo.
         size: long side of the returned picture (never enlarged).
+        orientation: the EXIF orientation 1..8 to use instead, or None.
 
     Returns:
         The display-frame picture; ``width``/``height`` are the original's display size.
@@ -582,9 +586,9 @@ def load_photo(path: Path, size: int) -> imaging.DisplayImage:
     stored = photo.stored
     if isinstance(stored, SkipError):
         raise stored
-    orientation = next(
-        (o for o in (photo.xmp_orientation, stored.exif_orientation) if _valid_orientation(o)), 1
-    )
+    if orientation is None:
+        found = (photo.xmp_orientation, stored.exif_orientation)
+        orientation = next((o for o in found if _valid_orientation(o)), 1)
     return imaging.display_from_stored(stored, size, orientation)
 
 
@@ -682,14 +686,26 @@ def _check_arguments(
     for source in sources:
         if source.is_dir() and walker.absolute(source) == walker.absolute(out):
             raise ScanError(f"--out {out} is the SOURCE folder itself; use a folder of its own")
+    if out.is_dir() and not is_dataset(out) and _holds_files(out):
+        raise ScanError(
+            f"--out {out} is not empty and is not a data set made by `cropperhead scan`; "
+            "give a new or empty folder (nothing was written)"
+        )
     try:
         (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-        probe = out / f".scan-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        if not files.is_marked(out, DATASET_KIND):
+            files.mark_folder(out, DATASET_KIND)
     except OSError as exc:
         raise ScanError(f"--out {out} is not a writable folder: {exc.strerror or exc}") from exc
     return checked, tuple(maps)
+
+
+def _holds_files(folder: Path) -> bool:
+    """Whether anything but (nested) empty folders lies in ``folder``."""
+    for _, _, names in os.walk(folder):
+        if names:
+            return True
+    return False
 
 
 def scan_library(
@@ -799,10 +815,11 @@ class _Scan:
             self.store.close_journal()
         del rows, self._committed
         final = self._merge(previous, walked)
+        written = _image_names(previous) | _image_names(self.produced)
         del previous, committed, journal
         self.store.commit(final)
         outputs = write_outputs(self.config.out, final)
-        self._collect_garbage(outputs.images)
+        self._collect_garbage(outputs.images, written)
         self.summary.samples_by_origin = dict(outputs.samples_by_origin)
         self.summary.skipped_by_reason = dict(outputs.skipped_by_reason)
         self.summary.seconds = time.monotonic() - start
@@ -863,6 +880,10 @@ class _Scan:
         )
 
     def _walk_records(self, walk: walker.WalkResult) -> None:
+        for path, root, why in walk.unreadable:
+            entry = new_entry(f"file:{path}", "input", input_path=str(root))
+            entry["skipped"].append(skipped_record(path, UNREADABLE, why))
+            self.produced[entry["id"]] = entry
         for sidecar, root in walk.orphans:
             entry = new_entry(f"file:{sidecar}", "input", input_path=str(root))
             entry["skipped"].append(
@@ -957,7 +978,10 @@ class _Scan:
             )
 
     def _images_exist(self, entry: Entry) -> bool:
-        return all((self.config.out / s["image"]).is_file() for s in entry.get("samples", ()))
+        """Whether every image of ``entry`` is there and whole (else it is made again)."""
+        return all(
+            imaging.jpeg_is_complete(self.config.out / s["image"]) for s in entry.get("samples", ())
+        )
 
     def _count(
         self,
@@ -1044,8 +1068,14 @@ class _Scan:
             final.set_raw(entry_id, self.produced.raw(entry_id))
         return final
 
-    def _collect_garbage(self, used: set[str]) -> None:
-        """Delete images of ours not in ``used`` (names in images/), and stale temporaries."""
+    def _collect_garbage(self, used: set[str], written: set[str]) -> None:
+        """Delete the images of ours that the data set no longer uses, and our temporaries.
+
+        An image is ours when a scan's state names it (``written``: the previous state,
+        the journal and this run) or when it carries the scan's JPEG comment (written by
+        a worker whose result never reached the journal). A file merely named like one
+        of ours is left alone.
+        """
         remove_stale_temporaries(self.config.out)
         images_dir = self.config.out / IMAGES_DIR
         try:
@@ -1055,8 +1085,19 @@ class _Scan:
         for name in names:
             if name in used or not IMAGE_NAME_RE.match(name):
                 continue
-            with contextlib.suppress(OSError):
-                (images_dir / name).unlink()
+            path = images_dir / name
+            if name in written or imaging.is_scan_image(path):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def _image_names(entries: EntryStore) -> set[str]:
+    """The image file names the samples of ``entries`` refer to."""
+    names: set[str] = set()
+    for entry_id in entries:
+        for sample in entries[entry_id].get("samples", ()):
+            names.add(Path(sample["image"]).name)
+    return names
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -1081,13 +1122,7 @@ def _worker_init(level: int, parent_pid: int) -> None:
     _quiet_exifread()
     # A pool worker whose scan was killed (kill -9) would wait for work forever: its
     # queue's other end lives in the worker too. Leave as soon as the parent is gone.
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(PARENT_POLL_S)
-    os._exit(1)
+    exit_with_parent(parent_pid)
 
 
 def _quiet_exifread() -> None:

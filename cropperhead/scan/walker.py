@@ -71,24 +71,36 @@ class WalkResult:
             neither photos nor sidecars, and for pictures in formats that are not read
             (:data:`UNSUPPORTED_PICTURE_EXTENSIONS`, e.g. JPEG 2000) found by the walk.
         photo_inputs: for each photo, the SOURCE argument (absolute) it was found under.
+        unreadable: ``(path, source argument, why)`` for folders that cannot be listed
+            and files that cannot be looked at.
     """
 
     photos: list[Path] = field(default_factory=list)
     orphans: list[tuple[Path, Path]] = field(default_factory=list)
     unsupported: list[tuple[Path, Path]] = field(default_factory=list)
     photo_inputs: dict[Path, Path] = field(default_factory=dict)
+    unreadable: list[tuple[Path, Path, str]] = field(default_factory=list)
 
 
-def _iter_folder(root: Path, exclude: set[Path], seen: set[tuple[int, int]]) -> Iterable[Path]:
+def _iter_folder(
+    root: Path,
+    exclude: set[Path],
+    seen: set[tuple[int, int]],
+    unreadable: list[tuple[Path, str]] | None = None,
+) -> Iterable[Path]:
     """Yield the absolute paths of the non-hidden files under ``root``, depth first, sorted.
 
     ``root`` is resolved once; files below it are joined to it, and only symbolic links
-    are resolved again (cheaper than resolving every path).
+    are resolved again (cheaper than resolving every path). Folders and files that
+    cannot be looked at are logged and added to ``unreadable`` with the reason.
     """
+    if unreadable is None:
+        unreadable = []
     try:
         st = root.stat()
     except OSError as exc:
         logger.warning("cannot read folder %s: %s", root, exc)
+        unreadable.append((root, f"cannot read the folder: {exc.strerror or exc}"))
         return
     ident = (st.st_dev, st.st_ino)
     real = absolute(root)
@@ -100,6 +112,7 @@ def _iter_folder(root: Path, exclude: set[Path], seen: set[tuple[int, int]]) -> 
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
         logger.warning("cannot list folder %s: %s", root, exc)
+        unreadable.append((root, f"cannot list the folder: {exc.strerror or exc}"))
         return
     for entry in entries:
         if entry.name.startswith("."):
@@ -107,11 +120,12 @@ def _iter_folder(root: Path, exclude: set[Path], seen: set[tuple[int, int]]) -> 
         path = real / entry.name
         try:
             if entry.is_dir(follow_symlinks=True):
-                yield from _iter_folder(path, exclude, seen)
+                yield from _iter_folder(path, exclude, seen, unreadable)
             elif entry.is_file(follow_symlinks=True):
                 yield absolute(path) if entry.is_symlink() else path
         except OSError as exc:
             logger.warning("cannot read %s: %s", path, exc)
+            unreadable.append((path, f"cannot read: {exc.strerror or exc}"))
 
 
 def sidecar_index(folder: Path, cache: dict[Path, dict[str, list[Path]]]) -> dict[str, list[Path]]:
@@ -205,15 +219,17 @@ def walk_sources(sources: Sequence[Path], exclude: Iterable[Path] = ()) -> WalkR
             raise FileNotFoundError(f"no such file or folder: {source}")
         root = absolute(source)
         walked = source.is_dir()
+        problems: list[tuple[Path, str]] = []
         # Absolute, symlink-resolved paths either way.
-        files = _iter_folder(source, excluded, seen) if walked else [absolute(source)]
-        for path in files:
+        found = _iter_folder(source, excluded, seen, problems) if walked else [absolute(source)]
+        for path in found:
             if is_sidecar(path):
                 sidecars.append((path, root))
             elif is_photo(path):
                 result.photo_inputs.setdefault(path, root)
             elif not walked or path.suffix.lower() in UNSUPPORTED_PICTURE_EXTENSIONS:
                 result.unsupported.append((path, root))
+        result.unreadable += [(path, root, why) for path, why in problems]
 
     # Sidecars given directly or found by the walk: claim their photos, or orphan them.
     listings: dict[Path, dict[str, list[str]]] = {}

@@ -117,7 +117,9 @@ def test_unreadable_image_is_a_dataset_error_naming_it(tmp_path):
     from cropperhead.data import DatasetError
 
     root = make_tiny_dataset(tmp_path / "big", n=140)  # several chunks for the workers
-    (root / "images" / "tiny_100.jpg").write_bytes(b"not a jpeg")
+    # Whole on the outside (a JPEG's first and last bytes), garbage inside: only decoding
+    # finds out. (A file that is visibly cut short is left out before: test_datamodule.)
+    (root / "images" / "tiny_100.jpg").write_bytes(b"\xff\xd8\xff not a jpeg \xff\xd9")
     with pytest.raises(DatasetError, match="tiny_100.jpg"):
         build_cache(root, SIZE, workers=2, progress=False)
     assert list((root / "cache").iterdir()) == []

@@ -100,3 +100,66 @@ def test_batches_have_the_documented_shapes(tiny_dataset):
     first = list(rows.values())[0]
     assert torch.allclose(val["crop"][0], torch.tensor(first.crop.as_array(), dtype=torch.float32))
     assert val["aspect"][0].item() == pytest.approx(first.width / first.height)
+
+
+@pytest.mark.parametrize(
+    "image", ["/etc/passwd", "../outside.jpg", "images/../../outside.jpg", "link/x.jpg", ""]
+)
+def test_manifest_images_must_lie_inside_the_data_set(tmp_path, image):
+    from tests.helpers import make_tiny_dataset
+
+    root = make_tiny_dataset(tmp_path / "ds", n=3)
+    (tmp_path / "outside.jpg").write_bytes((root / "images" / "tiny_000.jpg").read_bytes())
+    (root / "link").symlink_to(tmp_path)
+    manifest = root / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    rows[1]["image"] = image
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DatasetError, match=r"manifest.jsonl:2: .*image"):
+        read_manifest(root)
+
+
+def test_missing_and_damaged_images_are_left_out_with_a_count(tmp_path, caplog):
+    from cropperhead.data.manifest import read_usable_samples
+    from tests.helpers import make_tiny_dataset
+
+    root = make_tiny_dataset(tmp_path / "ds", n=12)
+    (root / "images" / "tiny_003.jpg").unlink()
+    data = (root / "images" / "tiny_005.jpg").read_bytes()
+    (root / "images" / "tiny_005.jpg").write_bytes(data[: len(data) // 2])
+    (root / "images" / "tiny_007.jpg").write_bytes(b"")
+    with caplog.at_level("WARNING"):
+        samples = read_usable_samples(root)
+    assert len(samples) == 9
+    assert "3 of 12 samples" in caplog.text
+    dm = CropDataModule(root=str(root), image_size=32, batch_size=4, num_workers=0)
+    dm.setup()
+    assert sum(len(v) for v in dm.splits.values()) == 9
+    loader = dm.train_dataloader()
+    assert sum(len(b["image"]) for b in loader) > 0  # an epoch runs
+
+
+def test_nothing_usable_is_one_line(tmp_path):
+    from cropperhead.data.manifest import read_usable_samples
+    from tests.helpers import make_tiny_dataset
+
+    root = make_tiny_dataset(tmp_path / "ds", n=3)
+    for path in (root / "images").iterdir():
+        path.write_bytes(b"")
+    with pytest.raises(DatasetError, match="3 of 3 samples of .* unusable"):
+        read_usable_samples(root)
+
+
+def test_an_image_that_breaks_during_training_costs_a_warning(tmp_path, caplog):
+    from cropperhead.data import CropDataset
+    from cropperhead.data.manifest import read_manifest as read
+    from tests.helpers import make_tiny_dataset
+
+    root = make_tiny_dataset(tmp_path / "ds", n=4)
+    samples = read(root)
+    dataset = CropDataset(samples, 32)
+    (root / "images" / "tiny_001.jpg").write_bytes(b"\xff\xd8\xffgarbage\xff\xd9")
+    with caplog.at_level("WARNING"):
+        item = dataset[1]
+    assert int(item["index"]) == 2
+    assert "tiny_001.jpg" in caplog.text

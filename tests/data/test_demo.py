@@ -4,9 +4,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from cropperhead.data.demo import ensure_demo_dataset, generate_demo_library
+from cropperhead.data.demo import demo_dataset_path, ensure_demo_dataset, generate_demo_library
+from cropperhead.data.manifest import DatasetError
 from cropperhead.scan import scan_library
+from tests.helpers import assert_untouched, plant_user_files
 
 
 def test_scanned_demo_labels_are_the_photographers_crops(tmp_path):
@@ -26,11 +29,36 @@ def test_scanned_demo_labels_are_the_photographers_crops(tmp_path):
 
 
 def test_ensure_is_cached_and_atomic(tmp_path):
-    root = tmp_path / "demo" / "dataset"
-    ensure_demo_dataset(root, n_photos=6, size=64)
+    cache = tmp_path / "cache"
+    root = ensure_demo_dataset(cache, n_photos=6, size=64)
+    assert root == demo_dataset_path(cache)
+    assert root.parent.parent == cache
     manifest = root / "manifest.jsonl"
     first = manifest.stat().st_mtime_ns
-    ensure_demo_dataset(root, n_photos=6, size=64)
+    ensure_demo_dataset(cache, n_photos=6, size=64)
     assert manifest.stat().st_mtime_ns == first
     assert not [p for p in root.parent.iterdir() if p.name.startswith(".demo-build-")]
     assert len(manifest.read_text().splitlines()) >= 5
+
+
+def test_demo_touches_nothing_beside_its_own_folder(tmp_path):
+    """The cache folder may hold the user's things: a library/ and a dataset/ of theirs."""
+    cache = tmp_path / "cache"
+    planted = plant_user_files(cache / "library") | plant_user_files(cache / "dataset")
+    planted |= plant_user_files(cache)
+    ensure_demo_dataset(cache, n_photos=6, size=64)
+    # Rebuilding (another photo count) replaces the demo's own folders only.
+    ensure_demo_dataset(cache, n_photos=7, size=64)
+    assert_untouched(planted)
+    assert sorted(p.name for p in cache.iterdir() if p.name.startswith("demo-")) == [
+        demo_dataset_path(cache).parent.name
+    ]
+
+
+def test_an_unmarked_demo_folder_is_refused_not_replaced(tmp_path):
+    cache = tmp_path / "cache"
+    folder = demo_dataset_path(cache).parent
+    planted = plant_user_files(folder / "dataset")
+    with pytest.raises(DatasetError, match="not made by CropperHead"):
+        ensure_demo_dataset(cache, n_photos=6, size=64)
+    assert_untouched(planted)

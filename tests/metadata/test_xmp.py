@@ -1011,3 +1011,23 @@ def test_read_capped_notices_a_file_that_grows_while_read(tmp_path, monkeypatch)
     assert xmp.read_capped(path, limit=10) == b"x" * 10
     with pytest.raises(SkipError, match="larger than 9 bytes"):
         xmp.read_capped(path, limit=9)
+
+
+@pytest.mark.parametrize("value", ["1e309", "-1e309", "1e400", "\uff11", "0.\uff15", "\u0665"])
+def test_overflowing_and_non_ascii_numbers_are_invalid_crops(value):
+    """float() takes "１" (full-width) and Arabic-Indic digits, and "1e309" is infinity."""
+    attrs = {"HasCrop": "True", "CropLeft": value, "CropTop": "0.1"}
+    attrs |= {"CropRight": "0.9", "CropBottom": "0.9", "CropAngle": "0"}
+    with pytest.raises(SkipError) as info:
+        settings_of(make_packet(attrs))
+    assert info.value.reason == INVALID_CROP
+    assert "not a finite number" in info.value.detail
+
+
+def test_a_fifo_sidecar_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "IMG.xmp"
+    os.mkfifo(fifo)
+    with pytest.raises(SkipError) as info:
+        read_sidecar(fifo)
+    assert info.value.reason == UNREADABLE
+    assert "FIFO" in info.value.detail

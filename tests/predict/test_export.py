@@ -113,3 +113,25 @@ def test_cropperhead_export_command(tiny_ckpt, tmp_path, capsys):
     assert "not a checkpoint" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "g.onnx").exists()
+
+
+def test_export_replaces_only_its_own_files(tiny_ckpt, tmp_path, capsys):
+    from tests.helpers import assert_untouched, plant_user_files
+
+    planted = plant_user_files(tmp_path, ["model.pt", "notes.txt", "library/my_photo.jpg"])
+    ckpt_bytes = tiny_ckpt.read_bytes()
+    for out in (tmp_path / "model.pt", tiny_ckpt):
+        code = main(["export", str(tiny_ckpt), "--format", "torchscript", "--out", str(out)])
+        assert code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1
+        assert "not an exported model CropperHead wrote" in err[0] or "one of the inputs" in err[0]
+    assert_untouched(planted)
+    assert tiny_ckpt.read_bytes() == ckpt_bytes
+    ours = tmp_path / "ours.pt"
+    for _ in range(2):  # an earlier export of ours is replaced
+        assert main(["export", str(tiny_ckpt), "--format", "torchscript", "--out", str(ours)]) == 0
+    replace = ["--format", "torchscript", "--out", str(tmp_path / "model.pt"), "--overwrite"]
+    assert main(["export", str(tiny_ckpt), *replace]) == 0
+    assert load_crop_model(tmp_path / "model.pt").info.kind == "torchscript"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

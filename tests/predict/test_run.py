@@ -402,3 +402,192 @@ def test_option_parsers_are_strict():
     for bad in ("abc", 1.5, "2.0", True):
         with pytest.raises(PredictError, match="n must be a whole number"):
             _whole(bad, "n")
+
+
+# --------------------------------------------------------------------------- what it may replace
+
+
+def test_output_may_not_be_an_input_photo(tiny_ckpt, photo_dir):
+    photo = photo_dir / "b.jpg"
+    data = photo.read_bytes()
+    for overwrite in (False, True):
+        options = _options(tiny_ckpt, [photo_dir], photo, overwrite_output=overwrite)
+        with pytest.raises(PredictError, match="is one of the inputs"):
+            predict_to_file(options)
+        assert photo.read_bytes() == data
+
+
+def test_output_replaces_only_our_own_files(tiny_ckpt, photo_dir, tmp_path):
+    from tests.helpers import assert_untouched, plant_user_files
+
+    planted = plant_user_files(tmp_path / "out")
+    planted |= {p: p.read_bytes() for p in photo_dir.rglob("*") if p.is_file()}
+    for user_file in (tmp_path / "out" / "notes.txt", tmp_path / "out" / "my_photo.jpg"):
+        with pytest.raises(PredictError, match="not a predictions file CropperHead wrote"):
+            predict_to_file(_options(tiny_ckpt, [photo_dir], user_file))
+    assert_untouched(planted)
+    ours = tmp_path / "out" / "pred.jsonl"
+    predict_to_file(_options(tiny_ckpt, [photo_dir], ours))
+    first = ours.read_bytes()
+    predict_to_file(_options(tiny_ckpt, [photo_dir / "a.jpg"], ours))  # a rerun replaces it
+    assert len(_lines(ours)) == 1
+    assert ours.read_bytes() != first
+    csv_out = tmp_path / "out" / "pred.csv"
+    predict_to_file(_options(tiny_ckpt, [photo_dir], csv_out, format="csv"))
+    predict_to_file(_options(tiny_ckpt, [photo_dir], csv_out, format="csv"))
+    assert_untouched(planted)
+    # The user may say so.
+    notes = tmp_path / "out" / "notes.txt"
+    predict_to_file(_options(tiny_ckpt, [photo_dir], notes, overwrite_output=True))
+    assert len(_lines(notes)) == 5
+
+
+def test_report_path_replaces_only_our_own_files(tiny_ckpt, photo_dir, tmp_path):
+    notes = tmp_path / "notes.html"
+    notes.write_text("<html>mine</html>")
+    out = tmp_path / "pred.jsonl"
+    for report_path in (notes, photo_dir / "a.jpg", out):
+        before = report_path.read_bytes() if report_path.exists() else None
+        options = _options(tiny_ckpt, [photo_dir], out, report=True, report_path=report_path)
+        with pytest.raises(PredictError, match="report"):
+            predict_to_file(options)
+        assert (report_path.read_bytes() if report_path.exists() else None) == before
+    report = tmp_path / "report.html"
+    for _ in range(2):  # the second run replaces the first run's page
+        predict_to_file(_options(tiny_ckpt, [photo_dir], out, report=True, report_path=report))
+    assert report.is_file()
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_file(
+    tiny_ckpt, photo_dir, tmp_path, monkeypatch, capsys
+):
+    import errno
+
+    from cropperhead.predict import run
+
+    out = tmp_path / "pred.jsonl"
+    predict_to_file(_options(tiny_ckpt, [photo_dir], out))
+    before = out.read_bytes()
+
+    def full(self, record):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run.RecordWriter, "write", full)
+    cfg = {"ckpt_path": str(tiny_ckpt), "input": str(photo_dir), "output": str(out)}
+    cfg |= {"num_workers": 0, "progress": False}
+    with pytest.raises(SystemExit) as exit_info:
+        run.run_prediction(cfg)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot write the predictions to {out}: No space left on device"]
+    assert out.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_sidecars_that_cannot_be_written_fail_the_run(
+    tiny_ckpt, photo_dir, tmp_path, monkeypatch, capsys
+):
+    from cropperhead.metadata import xmp
+    from cropperhead.predict import run
+
+    def refuse(path, crop, **kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(xmp, "write_sidecar_crop", refuse)
+    cfg = {"ckpt_path": str(tiny_ckpt), "input": str(photo_dir), "write_xmp": True}
+    cfg |= {"output": str(tmp_path / "p.jsonl"), "num_workers": 0, "progress": False}
+    with pytest.raises(SystemExit) as exit_info:
+        run.run_prediction(cfg)
+    assert exit_info.value.code == 1
+    assert "error: 5 sidecar(s) could not be written" in capsys.readouterr().err
+
+
+def _children(pid):
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found += [int(p) for p in text.split()]
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_killing_predict_leaves_no_decoding_workers(tiny_ckpt, tmp_path):
+    """kill -9 of predict.py used to leave its DataLoader workers alive for good."""
+    import os
+    import signal
+    import time
+
+    for i in range(200):
+        write_photo(tmp_path / "photos" / f"p{i:03d}.jpg", (640, 480), i)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "predict.py"),
+            f"ckpt_path={tiny_ckpt}",
+            f"input={tmp_path / 'photos'}",
+            "num_workers=2",
+            "progress=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        workers = []
+        while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+            workers = _children(proc.pid)
+            time.sleep(0.1)
+        assert len(workers) >= 2, "predict.py never started its workers"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [w for w in alive if Path(f"/proc/{w}").exists() and not _zombie(w)]
+    assert alive == []
+
+
+def _zombie(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except OSError:
+        return False
+
+
+def test_input_list_and_orientations_for_the_lightroom_plug_in(tiny_ckpt, photo_dir, tmp_path):
+    """The plug-in passes its photos as a JSON list and Lightroom's orientation of each."""
+    from cropperhead.geometry import crop_display_to_stored
+    from cropperhead.predict.run import run_prediction
+
+    listing = tmp_path / "photos.json"
+    listing.write_text(json.dumps([str(photo_dir / "a.jpg"), str(photo_dir / "b.jpg")]))
+    turned = tmp_path / "orientations.json"
+    turned.write_text(json.dumps({str(photo_dir / "b.jpg"): 6}))
+    out = tmp_path / "pred.jsonl"
+    cfg = {"ckpt_path": str(tiny_ckpt), "input": "???", "input_list": str(listing)}
+    cfg |= {"orientations": str(turned), "output": str(out), "num_workers": 0}
+    from omegaconf import OmegaConf
+
+    run_prediction(OmegaConf.create({**cfg, "progress": False}))  # input=??? as in Hydra
+    plain, rotated = _lines(out)
+    assert plain["orientation"] == 1
+    assert rotated["orientation"] == 6
+    assert (rotated["width"], rotated["height"]) == (plain["height"], plain["width"])
+    for record in (plain, rotated):
+        lr = record["lightroom"]
+        assert lr["orientation"] == {1: "AB", 6: "BC"}[record["orientation"]]
+        w, h = record["width"], record["height"]
+        stored_w, stored_h = (h, w) if record["orientation"] == 6 else (w, h)
+        expected = crop_display_to_stored(
+            Crop.from_dict(record["crop"]), stored_w, stored_h, record["orientation"]
+        )
+        got = [lr[k] for k in ("CropLeft", "CropTop", "CropRight", "CropBottom", "CropAngle")]
+        assert np.allclose(got, expected.as_array(), atol=1e-8)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({str(photo_dir / "b.jpg"): 9}))
+    with pytest.raises(PredictError, match="orientation must be 1..8"):
+        predict_to_file(_options(tiny_ckpt, [photo_dir], out, orientations=bad))

@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 import subprocess
 
@@ -294,3 +295,85 @@ def test_other_develop_settings_survive(shared_fixtures, tmp_path):
         k: v for k, v in after.items() if k not in crop_keys
     }
     assert _stored_values(sidecar)["HasCrop"] == "True"
+
+
+# --------------------------------------------------------------------------- links, FIFOs
+
+
+def test_a_sidecar_link_out_of_the_photo_folder_is_never_written(tmp_path):
+    from cropperhead.predict.writeback import SIDECAR_LINK
+
+    photos, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    photo = write_photo(photos / "IMG.jpg", (96, 64), 1)
+    # A dangling link: writing would create /elsewhere/created.desktop.
+    (photos / "IMG.xmp").symlink_to(elsewhere / "created.desktop")
+    result = write_crop(photo, TURNED, 96, 64, 1, overwrite=True)
+    assert (result.action, result.reason) == (SKIPPED, SIDECAR_LINK)
+    assert not (elsewhere / "created.desktop").exists()
+    # A link to an existing XMP file elsewhere: it would be rewritten (and a .bak made).
+    (photos / "IMG.xmp").unlink()
+    other = elsewhere / "other.xmp"
+    other.write_bytes(xmp.merge_crop_into_xmp(None, Crop(0.1, 0.1, 0.9, 0.9, 0)))
+    before = other.read_bytes()
+    (photos / "IMG.xmp").symlink_to(other)
+    result = write_crop(photo, TURNED, 96, 64, 1, overwrite=True)
+    assert (result.action, result.reason) == (SKIPPED, SIDECAR_LINK)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["other.xmp"]
+    assert (photos / "IMG.xmp").is_symlink()
+
+
+def test_a_sidecar_link_inside_the_photo_folder_is_followed(tmp_path):
+    photo = write_photo(tmp_path / "IMG.jpg", (96, 64), 1)
+    real = tmp_path / "edits.xmp"
+    real.write_bytes(xmp.merge_crop_into_xmp(None, Crop(0.1, 0.1, 0.9, 0.9, 0)))
+    (tmp_path / "IMG.xmp").symlink_to(real.name)
+    result = write_crop(photo, TURNED, 96, 64, 1, overwrite=True)
+    assert result.action == WRITTEN
+    assert (tmp_path / "IMG.xmp").is_symlink()
+    settings = read_sidecar(real)
+    got = crop_stored_to_display(settings.crop, 96, 64, 1)
+    assert np.allclose(got.as_array(), TURNED.as_array(), atol=1e-5)
+    assert (tmp_path / "edits.xmp.bak").is_file()
+
+
+def test_a_fifo_sidecar_never_blocks(tmp_path):
+    photo = write_photo(tmp_path / "IMG.jpg", (96, 64), 1)
+    os.mkfifo(tmp_path / "IMG.xmp")
+    for kw in ({"dry_run": True}, {"overwrite": True}, {}):
+        result = write_crop(photo, TURNED, 96, 64, 1, **kw)  # would hang before
+        assert (result.action, result.reason) == (SKIPPED, BAD_METADATA), kw
+    assert (tmp_path / "IMG.xmp").is_fifo()
+
+
+def test_a_killed_write_leaves_a_temporary_that_the_next_one_removes(tmp_path):
+    from cropperhead.files import temp_path
+
+    photo = write_photo(tmp_path / "IMG.jpg", (96, 64), 1)
+    left = temp_path(tmp_path / "IMG.xmp")
+    left = left.with_name(left.name.replace(f"-{os.getpid()}-", "-0-"))  # a dead PID
+    left.write_bytes(b"<x:xmpmeta")
+    users = tmp_path / ".IMG.xmp.mine.tmp"
+    users.write_bytes(b"mine")
+    assert write_crop(photo, TURNED, 96, 64, 1).action == WRITTEN
+    assert not left.exists()
+    assert users.read_bytes() == b"mine"
+
+
+def test_write_back_touches_nothing_but_the_sidecar_and_its_backup(tmp_path):
+    from tests.helpers import assert_untouched, plant_user_files
+
+    photo = write_photo(tmp_path / "IMG_1.jpg", (96, 64), 1)
+    raw = tmp_path / "IMG_2.CR2"
+    raw.write_bytes(b"raw bytes")
+    (tmp_path / "IMG_2.xmp").write_bytes(xmp.merge_crop_into_xmp(None, Crop(0.1, 0.1, 0.9, 0.9, 0)))
+    planted = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and p.suffix != ".xmp"}
+    planted |= plant_user_files(tmp_path / "library") | plant_user_files(tmp_path / "sub")
+    before = set(tmp_path.iterdir())
+    assert write_crop(photo, TURNED, 96, 64, 1).action == WRITTEN
+    assert write_crop(photo, Crop(0.2, 0.2, 0.8, 0.8, 0), 96, 64, 1, overwrite=True).action == (
+        WRITTEN
+    )
+    assert_untouched(planted)
+    assert set(tmp_path.iterdir()) - before == {tmp_path / "IMG_1.xmp", tmp_path / "IMG_1.xmp.bak"}

@@ -90,3 +90,21 @@ def test_stats_command(known, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["count"] == 5
     assert main(["stats", str(tmp_path / "empty")]) == 2
     assert "no manifest" in capsys.readouterr().err
+
+
+def test_report_and_stats_refuse_files_that_are_not_theirs(known, tmp_path, capsys):
+    from cropperhead.cli import main
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    for argv in (
+        ["report", str(known["predictions"]), "--out", str(notes)],
+        ["stats", str(known["dataset"]), "--out", str(notes)],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1
+        assert "--overwrite" in err[0]
+        assert notes.read_text() == "mine"
+        assert main([*argv, "--overwrite"]) == 0
+        notes.write_text("mine")

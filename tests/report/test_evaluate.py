@@ -1,3 +1,6 @@
+import json
+import math
+
 import numpy as np
 import pytest
 
@@ -170,3 +173,242 @@ def test_skip_record_keeps_reason():
 def test_malformed_manifest_dict_is_a_value_error():
     with pytest.raises(ValueError, match="malformed manifest row"):
         evaluate([{"source": "/a.jpg"}], [])
+
+
+# --------------------------------------------------------------------------- aspect accuracy
+
+
+def test_aspect_accuracy_of_model_and_baselines(known):
+    rows, preds = known["rows"], read_predictions(known["predictions"])
+    result = evaluate(rows, preds, usual=Crop(0.25, 0.25, 0.75, 0.75))
+    # Every suggestion has its target's square output (a: 100 x 100 of 200 x 100; b: two
+    # turned squares; c: the upper square, against both virtual copies' squares).
+    assert result.model.aspect_accuracy == pytest.approx(1.0)
+    assert [c.aspect_match for c in result.comparisons] == [True] * 4
+    # Full frame: 2:1, 1:1, 1:2, 1:2 against four squares; the usual crop's output is a
+    # quarter of the frame and so has the photo's aspect too.
+    assert result.full_frame.aspect_accuracy == pytest.approx(0.25)
+    assert result.usual_crop.aspect_accuracy == pytest.approx(0.25)
+    assert "aspect" in result.format_table().splitlines()[2]
+    assert result.to_dict()["model"]["aspect_accuracy"] == pytest.approx(1.0)
+
+
+def test_aspect_of_a_turned_crop_is_its_sides_not_its_bounding_box():
+    from cropperhead.geometry import CropFrame, frame_to_crop
+    from cropperhead.report.evaluate import aspects_match, crop_aspect
+
+    turned = frame_to_crop(CropFrame(150, 100, 60, 30, 20.0), 300, 200)  # 120 x 60, 20 deg
+    level = frame_to_crop(CropFrame(150, 100, 80, 40, 0.0), 300, 200)  # 160 x 80
+    assert crop_aspect(turned, 300, 200) == pytest.approx(2.0)
+    assert aspects_match(turned, level, 300, 200)
+    # Its bounding box is far from 2:1.
+    box = (60 * np.cos(np.radians(20)) + 30 * np.sin(np.radians(20))) / (
+        60 * np.sin(np.radians(20)) + 30 * np.cos(np.radians(20))
+    )
+    assert abs(box - 2) > 0.5
+    rows = [manifest_row("i.jpg", "/p/t.jpg", 300, 200, level)]
+    preds = [prediction_row("/p/t.jpg", 300, 200, turned)]
+    assert evaluate(rows, preds).model.aspect_accuracy == 1.0
+
+
+@pytest.mark.parametrize(("width_px", "matches"), [(100.9, True), (101.1, False), (99.1, True)])
+def test_aspect_tolerance_is_one_percent_relative(width_px, matches):
+    from cropperhead.report.evaluate import aspects_match
+
+    target = Crop(0.25, 0.25, 0.75, 0.75)  # 100 x 100 of 200 x 200
+    predicted = Crop(0.25, 0.25, 0.25 + width_px / 200, 0.75)
+    assert aspects_match(predicted, target, 200, 200) is matches
+
+
+# --------------------------------------------------------------------------- usual crop from
+
+
+def _usual_from_dataset(tmp_path):
+    """A training data set whose crops are all X, a test manifest cropped Y, predictions Y."""
+    x, y = Crop(0.25, 0, 0.75, 1), Crop(0, 0, 0.5, 1)
+    train_rows = [
+        manifest_row(f"images/{i}.jpg", f"/train/p{i:02d}.jpg", 200, 100, x) for i in range(30)
+    ]
+    train = write_jsonl(tmp_path / "train_ds" / "manifest.jsonl", train_rows)
+    test_rows = [manifest_row(f"images/{i}.jpg", f"/test/q{i}.jpg", 200, 100, y) for i in range(4)]
+    test = write_jsonl(tmp_path / "test_ds" / "manifest.jsonl", test_rows)
+    preds = [prediction_row(f"/test/q{i}.jpg", 200, 100, y) for i in range(4)]
+    predictions = write_jsonl(tmp_path / "preds.jsonl", preds)
+    return train, test, predictions, x, y
+
+
+def test_usual_crop_from_another_training_split(tmp_path):
+    from cropperhead.data.datamodule import split_samples
+    from cropperhead.report.evaluate import training_usual_crop
+
+    train, test, predictions, x, y = _usual_from_dataset(tmp_path)
+    samples = load_samples(train)
+    usual, count = training_usual_crop(samples, seed=3)
+    assert usual == x
+    assert count == len(split_samples(samples, 3, 0.15, 0.15)["train"]) < 30
+    result = evaluate(load_samples(test), read_predictions(predictions), usual, "DS", count)
+    assert result.usual == x
+    assert result.usual_crop.iou_mean == pytest.approx(1 / 3)  # half vs middle half
+    assert result.to_dict()["usual_crop_from"] == "DS"
+    assert result.to_dict()["usual_crop_samples"] == count
+    # Default: the evaluated manifest's own median, which here is its every crop.
+    assert evaluate(load_samples(test), read_predictions(predictions)).usual == y
+
+
+def test_usual_crop_from_on_the_command_line(tmp_path, capsys):
+    from cropperhead.cli import main
+
+    train, test, predictions, x, y = _usual_from_dataset(tmp_path)
+    argv = ["evaluate", "--manifest", str(test), "--predictions", str(predictions), "--json"]
+    assert main([*argv, "--usual-crop-from", str(train.parent), "--split-seed", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["usual_crop"] == x.to_dict()
+    assert data["baselines"]["usual_crop"]["iou_mean"] == pytest.approx(1 / 3)
+    assert "seed 3" in data["usual_crop_from"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["usual_crop"] == y.to_dict()
+    assert data["usual_crop_from"] is None
+    assert main([*argv[:-1], "--usual-crop-from", str(train)]) == 0
+    assert "usual crop: median of" in capsys.readouterr().out
+    status = main([*argv, "--usual-crop-from", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "no manifest" in err
+
+
+# --------------------------------------------------------------------------- crop or leave
+
+HALF, MIDDLE = Crop(0, 0, 0.5, 1), Crop(0.25, 0, 0.75, 1)
+# source: (label, prediction record's extra keys, prediction crop, effective IoU)
+DECISIONS = {
+    "/d/s1.jpg": (Crop.full_frame(), {"p_crop": 0.2, "leave_uncropped": True}, MIDDLE, 1.0),
+    "/d/s2.jpg": (Crop.full_frame(), {"p_crop": 0.7}, HALF, 0.5),  # crops, should not
+    "/d/s3.jpg": (HALF, {"p_crop": 0.9, "leave_uncropped": False}, HALF, 1.0),
+    "/d/s4.jpg": (HALF, {"p_crop": 0.1, "leave_uncropped": True}, HALF, 0.5),  # should crop
+    "/d/s5.jpg": (HALF, {"p_crop": 0.8}, HALF, 1.0),
+    "/d/s6.jpg": (HALF, {"p_crop": 0.3, "leave_uncropped": True}, HALF, 0.5),  # should crop
+}
+
+
+def _decision_files(tmp_path):
+    rows, preds = [], []
+    for i, (source, (label, keys, crop, _)) in enumerate(DECISIONS.items()):
+        rows.append(manifest_row(f"images/{i}.jpg", source, 200, 100, label))
+        preds.append({**prediction_row(source, 200, 100, crop), **keys})
+    manifest = write_jsonl(tmp_path / "ds" / "manifest.jsonl", rows)
+    return manifest, write_jsonl(tmp_path / "preds.jsonl", preds)
+
+
+def test_crop_or_leave_scores_the_effective_crop_and_the_decision(tmp_path):
+    from cropperhead.report.evaluate import read_suggestions
+
+    manifest, predictions = _decision_files(tmp_path)
+    result = evaluate(load_samples(manifest), read_suggestions(predictions))
+    assert [c.iou for c in result.comparisons] == pytest.approx([v[3] for v in DECISIONS.values()])
+    assert result.model.iou_mean == pytest.approx(0.75)
+    assert result.comparisons[0].predicted == Crop.full_frame()
+    assert result.comparisons[0].suggested == MIDDLE
+    assert result.decisions_scored
+    assert result.left_uncropped == 2
+    # TP s3 s5, FP s2, FN s4 s6, TN s1.
+    assert result.model.crop_accuracy == pytest.approx(3 / 6)
+    assert result.model.crop_precision == pytest.approx(2 / 3)
+    assert result.model.crop_recall == pytest.approx(2 / 4)
+    # The full frame never crops; the usual crop (the median, HALF) always does.
+    assert result.usual == HALF
+    assert result.full_frame.crop_accuracy == pytest.approx(2 / 6)
+    assert math.isnan(result.full_frame.crop_precision)
+    assert result.full_frame.crop_recall == 0
+    assert result.usual_crop.crop_accuracy == pytest.approx(4 / 6)
+    assert result.usual_crop.crop_precision == pytest.approx(4 / 6)
+    assert result.usual_crop.crop_recall == 1
+    data = result.to_dict()
+    assert data["crop_decision"]["left_uncropped"] == 2
+    assert data["crop_decision"]["model"] == pytest.approx(
+        {"accuracy": 0.5, "precision": 2 / 3, "recall": 0.5}
+    )
+    assert data["crop_decision"]["full_frame"]["precision"] is None
+    assert data["per_sample"][0]["leave_uncropped"] is True
+    assert data["per_sample"][0]["p_crop"] == 0.2
+    assert "crop or leave: 2 of 6 sample(s) left uncropped" in result.format_table()
+
+
+def test_plain_dicts_carry_the_decision_too(tmp_path):
+    manifest, predictions = _decision_files(tmp_path)
+    records = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert evaluate(load_samples(manifest), records).model.iou_mean == pytest.approx(0.75)
+
+
+def test_without_decision_keys_nothing_changes(known):
+    result = evaluate(known["rows"], read_predictions(known["predictions"]))
+    assert not result.decisions_scored
+    assert math.isnan(result.model.crop_accuracy)
+    assert result.to_dict()["crop_decision"] is None
+    assert "crop or leave" not in result.format_table()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('"p_crop": 1.5', "'p_crop' must be a number in \\[0, 1\\], got 1.5"),
+        ('"p_crop": "high"', "'p_crop' must be a number"),
+        ('"p_crop": true', "'p_crop' must be a number"),
+        ('"leave_uncropped": "yes"', "'leave_uncropped' must be true or false"),
+    ],
+)
+def test_bad_decision_keys_name_the_line(tmp_path, capsys, extra, message):
+    from cropperhead.cli import main
+    from cropperhead.report.evaluate import read_suggestions
+
+    manifest, predictions = _decision_files(tmp_path)
+    good = predictions.read_text()
+    bad = prediction_row("/d/s1.jpg", 200, 100, HALF)
+    line = json.dumps(bad)[:-1] + ", " + extra + "}"
+    predictions.write_text(good + "\n" + line + "\n")
+    with pytest.raises(ReportError, match=rf"preds\.jsonl:8: malformed prediction .*{message}"):
+        read_suggestions(predictions)
+    argv = ["evaluate", "--manifest", str(manifest), "--predictions", str(predictions)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "preds.jsonl:8" in err
+
+
+# --------------------------------------------------------------------------- confidence
+
+
+def test_confidence_rank_correlation_with_iou(known):
+    # Confidences 0.1, 0.2, 0.3, 0.3 (ranks 1, 2, 3.5, 3.5) against IoUs 1/3, 0.71, 1, 0
+    # (ranks 2, 3, 4, 1): centred ranks (-1.5, -0.5, 1, 1) and (-0.5, 0.5, 1.5, -1.5),
+    # rho = 0.5 / sqrt(4.5 * 5).
+    result = evaluate(known["rows"], read_predictions(known["predictions"]))
+    assert result.confidence_count == 4
+    assert result.confidence_spearman == pytest.approx(0.5 / math.sqrt(22.5))
+    assert result.to_dict()["confidence"] == {
+        "samples": 4,
+        "spearman_iou": pytest.approx(0.5 / math.sqrt(22.5)),
+    }
+    assert "Spearman rank correlation 0.105 over 4 sample(s)" in result.format_table()
+
+
+def test_no_confidence_no_correlation(known):
+    preds = [prediction_row("/photos/a.jpg", 200, 100, Crop(0.25, 0, 0.75, 1))]
+    result = evaluate(known["rows"], preds)
+    assert result.confidence_count == 0
+    assert result.to_dict()["confidence"] is None
+    assert "Spearman" not in result.format_table()
+
+
+def test_spearman_known_values():
+    from cropperhead.report.evaluate import spearman_rank_correlation as rho
+
+    assert rho([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert rho([1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1]) == pytest.approx(-1.0)
+    assert rho([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
+    assert rho([1, 1, 2], [1, 2, 3]) == pytest.approx(math.sqrt(3) / 2)  # ranks 1.5 1.5 3
+    assert math.isnan(rho([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(rho([1], [1]))
+    with pytest.raises(ValueError, match="one length"):
+        rho([1, 2], [1, 2, 3])

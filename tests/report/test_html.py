@@ -90,3 +90,20 @@ def test_report_errors(tmp_path):
     with pytest.raises(ReportError, match=r"bad\.jsonl:1: malformed prediction"):
         write_report(bad, tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_replaces_only_its_own_pages(known, tmp_path):
+    from tests.helpers import assert_untouched, plant_user_files
+
+    planted = plant_user_files(tmp_path / "out", ["index.html", "notes.txt"])
+    for out in (tmp_path / "out" / "index.html", known["predictions"], known["manifest"]):
+        before = out.read_bytes()
+        with pytest.raises(ReportError, match="report"):
+            write_report(known["predictions"], out, known["manifest"], 64)
+        assert out.read_bytes() == before
+    assert_untouched(planted)
+    page = tmp_path / "out" / "report.html"
+    for _ in range(2):
+        write_report(known["predictions"], page, known["manifest"], 64)
+    write_report(known["predictions"], tmp_path / "out" / "notes.txt", overwrite=True)
+    assert "cropperhead report" in (tmp_path / "out" / "notes.txt").read_text()

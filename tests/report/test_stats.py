@@ -78,3 +78,23 @@ def test_plot_writes_one_png(known, tmp_path):
         assert im.format == "PNG"
         assert im.size == (1100, 850)
         assert np.asarray(im.convert("L")).std() > 10  # something was drawn
+
+
+def test_plot_replaces_only_its_own_pictures(known, tmp_path):
+    from cropperhead.report.predictions import ReportError
+    from cropperhead.report.stats import dataset_stats
+    from tests.helpers import assert_untouched, plant_user_files
+
+    planted = plant_user_files(tmp_path / "out", ["holiday.png", "notes.txt", "library/a.jpg"])
+    Image.new("RGB", (4, 4)).save(tmp_path / "out" / "holiday.png")
+    planted[tmp_path / "out" / "holiday.png"] = (tmp_path / "out" / "holiday.png").read_bytes()
+    for name in ("holiday.png", "notes.txt"):
+        with pytest.raises(ReportError, match="not a stats picture CropperHead wrote"):
+            dataset_stats(known["dataset"], tmp_path / "out" / name)
+    assert_untouched(planted)
+    ours = tmp_path / "out" / "stats.png"
+    dataset_stats(known["dataset"], ours)
+    dataset_stats(known["dataset"], ours)  # its own picture is replaced
+    dataset_stats(known["dataset"], tmp_path / "out" / "notes.txt", overwrite=True)
+    with Image.open(tmp_path / "out" / "notes.txt") as im:
+        assert im.format == "PNG"

@@ -205,23 +205,75 @@ def test_lost_state_keeps_the_manifest_samples(tmp_path, decodes):
 
 
 def test_garbage_collection_touches_only_our_files(tmp_path, decodes):
+    """Only images a scan's state names (or that carry its comment) and our temporaries go.
+
+    A scan once deleted every ``*_<16 hex>.jpg`` in images/, the user's
+    ``IMG_20230815_1234567890123456.jpg`` included.
+    """
+    from PIL import Image
+
+    from cropperhead.files import temp_path
+
     lib, out = library(tmp_path / "lib", n=1), tmp_path / "out"
     scan(lib, out)
-    ours_stale = out / "images" / "p9_0123456789abcdef.jpg"
-    ours_stale.write_bytes(b"old")
-    temp = out / "images" / ".p9_0123456789abcdef.jpg.123.0123456789ab.tmp"
-    temp.write_bytes(b"partial")
-    manifest_temp = out / ".manifest.jsonl.x1y2.tmp"
-    manifest_temp.write_text("{")
-    users = [out / "images" / "holiday.jpg", out / "images" / "notes.txt", out / "keep.tmp"]
+    (old_image,) = images_of(out)
+    # A new crop: the photo gets a new image, the old one is stale and named by the state.
+    (lib / "p0.xmp").write_bytes(xmp_packet(TURNED6))
+    # A worker's image whose result never reached the journal: ours by its JPEG comment.
+    orphan = out / "images" / "p9_00000000000000aa.jpg"
+    Image.new("RGB", (8, 8)).save(orphan, comment=imaging.SCAN_COMMENT)
+    # Our temporaries from a dead process (PID 0 is never a user process).
+    dead = [
+        temp_path(out / "images" / "p9_0123456789abcdef.jpg"),
+        temp_path(out / "manifest.jsonl"),
+    ]
+    for path in dead:
+        path = path.with_name(path.name.replace(f"-{os.getpid()}-", "-0-"))
+        path.write_bytes(b"partial")
+    users = [
+        out / "images" / "holiday.jpg",
+        out / "images" / "IMG_20230815_1234567890123456.jpg",
+        out / "images" / "notes.txt",
+        out / "keep.tmp",
+        out / ".manifest.jsonl.x1y2.tmp",
+    ]
     for path in users:
         path.write_bytes(b"mine")
     scan(lib, out)
-    assert not ours_stale.exists()
-    assert not temp.exists()
-    assert not manifest_temp.exists()
+    assert old_image not in images_of(out)
+    assert not orphan.exists()
+    assert not [p for p in out.rglob("*.tmp") if "cropperhead-" in p.name]
     assert all(path.read_bytes() == b"mine" for path in users)
     assert len(read_lines(out / "manifest.jsonl")) == 1
+
+
+def test_a_folder_that_is_not_a_data_set_is_refused(tmp_path, decodes):
+    from cropperhead.scan import ScanError
+    from tests.helpers import assert_untouched, plant_user_files
+
+    lib, out = library(tmp_path / "lib", n=1), tmp_path / "out"
+    planted = plant_user_files(out)
+    with pytest.raises(ScanError, match="not a data set"):
+        scan(lib, out)
+    assert_untouched(planted)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        {p.relative_to(out).parts[0] for p in planted}
+    )
+    # An empty folder (even with empty folders in it) is fine.
+    (tmp_path / "empty" / "images").mkdir(parents=True)
+    assert scan(lib, tmp_path / "empty").samples == 1
+
+
+def test_a_truncated_image_is_written_again(tmp_path, decodes):
+    lib, out = library(tmp_path / "lib", n=2), tmp_path / "out"
+    scan(lib, out)
+    name = images_of(out)[0]
+    data = (out / "images" / name).read_bytes()
+    (out / "images" / name).write_bytes(data[: len(data) // 2])
+    decodes.calls.clear()
+    scan(lib, out)
+    assert len(decodes.calls) == 1
+    assert (out / "images" / name).read_bytes() == data
 
 
 def test_a_crashing_decoder_costs_one_photo(tmp_path, monkeypatch):
@@ -239,3 +291,38 @@ def test_a_crashing_decoder_costs_one_photo(tmp_path, monkeypatch):
     monkeypatch.delenv(CRASH_HOOK_ENV)
     again = scan(lib, out, workers=2)
     assert (again.updated, again.unchanged, again.samples, again.skipped) == (1, 11, 12, 0)
+
+
+def test_scan_changes_nothing_but_its_data_set(tmp_path, decodes):
+    """Photos, sidecars, and folders beside --out come out byte for byte as they were."""
+    from tests.helpers import assert_untouched, plant_user_files
+
+    lib, out = library(tmp_path / "lib", n=3), tmp_path / "out"
+    (lib / "p0.jpg.xmp").write_bytes(xmp_packet(TURNED6))  # darktable-style name too
+    planted = {p: p.read_bytes() for p in lib.rglob("*") if p.is_file()}
+    planted |= plant_user_files(tmp_path / "library") | plant_user_files(tmp_path, ["notes.txt"])
+    scan(lib, out)
+    (lib / "p1.xmp").write_bytes(xmp_packet(TURNED6))
+    planted[lib / "p1.xmp"] = (lib / "p1.xmp").read_bytes()
+    scan(lib, out, prune=True)
+    assert_untouched(planted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib", "library", "notes.txt", "out"]
+
+
+def test_a_folder_that_cannot_be_listed_gets_a_skip_record(tmp_path, decodes, monkeypatch):
+    lib, out = library(tmp_path / "lib", n=2), tmp_path / "out"
+    (lib / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.path.basename(path) == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    summary = scan(lib, out)
+    assert summary.samples == 2
+    (record,) = read_lines(out / "skipped.jsonl")
+    assert record["source"] == str(lib / "locked")
+    assert record["reason"] == "unreadable"
+    assert "Permission denied" in record["detail"]

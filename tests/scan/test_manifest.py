@@ -71,7 +71,8 @@ def test_missing_state_takes_over_the_manifest(tmp_path):
     assert committed["/p/a.jpg"]["key"] == ""
 
 
-def test_scan_lock_is_exclusive(tmp_path):
+def test_scan_lock_is_exclusive(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifest, "LOCK_WAIT_S", 0.1)
     with manifest.scan_lock(tmp_path):
         with pytest.raises(RuntimeError, match="another scan"):
             with manifest.scan_lock(tmp_path):
@@ -162,3 +163,33 @@ def test_commit_writes_a_store_as_it_is_held(tmp_path):
     committed, journal = manifest.ScanState(tmp_path).load()
     assert committed == entries
     assert journal == {}
+
+
+def test_scan_lock_waits_for_a_killed_scans_workers(tmp_path, monkeypatch):
+    """After kill -9 of a scan, its forked workers hold the lock until they notice."""
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / manifest.STATE_DIR).mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(0.6)",
+            str(tmp_path / manifest.STATE_DIR / manifest.LOCK_NAME),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    start = time.monotonic()
+    with manifest.scan_lock(tmp_path):
+        waited = time.monotonic() - start
+    holder.wait()
+    assert waited < manifest.LOCK_WAIT_S
+    monkeypatch.setattr(manifest, "LOCK_WAIT_S", 0.2)
+    with manifest.scan_lock(tmp_path), pytest.raises(RuntimeError, match="another scan"):
+        with manifest.scan_lock(tmp_path):
+            pass

@@ -1,0 +1,2 @@
+-- Library > Plug-in Extras > Apply suggestions from a file.
+require("ApplyFromFile").run()

@@ -1,0 +1,2 @@
+-- Library > Plug-in Extras > Suggest crops for the selected photos.
+require("SuggestCrops").run()
