@@ -23,6 +23,14 @@ orientation=None, perspective="ignore"`` -> :class:`~cropperhead.metadata.types.
 :func:`decode_params` (``text -> bytes``)
     darktable's blob encoding: lowercase hex, or ``gz`` + 2 digits (darktable's
     compression factor, unused here) + base64 of a zlib stream.
+:func:`is_developed` (``packet -> bool``)
+    Whether darktable develops the photo from this sidecar's own history and so ignores
+    a Lightroom sidecar (see *Who reads which file*).
+:func:`merge_crop_into_darktable` (``packet, crop, image_size, orientation -> bytes``)
+    The inverse of the reader: the sidecar with a crop step (and a rotation step) appended
+    to its history; see *Writing*. :func:`crop_to_darktable_params` is its geometry,
+    :func:`encode_params` its blob encoding, :func:`written_by_cropperhead` recognises a
+    sidecar it wrote that nobody saved since.
 
 Errors: malformed XML, a DTD or entity declaration, a history entry without operation,
 params or modversion, a blob that is neither hex nor ``gz``/base64/zlib, or a blob whose
@@ -129,6 +137,58 @@ Modules that change the frame before a crop module in ways a crop record cannot 
 (``enlargecanvas``, ``rotatepixels``, ``scalepixels``) make the crop UNSUPPORTED; the
 small scale change of lens correction is ignored.
 
+Who reads which file (darktable 4.2, checked with darktable-cli)
+----------------------------------------------------------------
+darktable imports a Lightroom sidecar (``IMG_1.xmp``) only while the photo is not
+developed yet. ``exif.cc`` sets the image's "auto presets applied" flag only when its own
+sidecar says ``darktable:auto_presets_applied="1"`` **and** has a history with
+``history_end`` >= 1; the Lightroom import runs only while that flag is clear. Seen with
+darktable-cli: a sidecar with both ignores ``IMG_1.xmp``; with ``auto_presets_applied="0"``,
+``history_end="0"`` or an empty history the Lightroom crop is imported (on top of the
+history). :func:`is_developed` is that rule.
+
+Writing
+-------
+:func:`merge_crop_into_darktable` writes a crop into a developed history the way darktable
+4.2's own modules hold one: a rotation step in ``ashift`` ("rotate and perspective") v5
+with ``rotation`` = the stored-frame angle, no perspective and no automatic crop
+(``cropmode`` 0, box 0..1), only when the crop is turned; then a ``crop`` v1 step with the
+box as fractions of darktable's display frame (after its orientation: the history's flip,
+or the photo's EXIF orientation when that is automatic), ratio 0:0 (freehand). It is the
+exact inverse of the reader (round trip tested for all eight orientations, turned crops
+included) and darktable-cli renders it as the project's geometry says
+(tests/predict/test_darktable_cli.py).
+
+Every other byte stays. The steps are appended after the last ``rdf:li`` of the history,
+shaped like that entry (its attributes, order, quoting and indentation; ``multi_name``
+empty, ``multi_priority`` 0, the ``blendop`` values of the history's ``flip`` step, which
+never blends, else darktable 4.2's default), numbered from ``max(num) + 1``, and
+``history_end`` moves past them. Other instances that would still crop or turn the
+picture are switched off by appending a copy of their last step with ``enabled`` 0: every
+``clipping`` instance, a rotation-only ``ashift`` when the new crop is not turned, and
+instances other than the first of ``crop`` and ``ashift``. Nothing is deleted: the old
+steps stay in the history, one click away in darktable.
+
+Refused (``ValueError``, nothing changed): a sidecar that is not developed (see above:
+darktable would import the Lightroom sidecar instead), a history with undone steps
+(``history_end`` below the number of entries: appending would redo them) or with
+non-consecutive numbers, element-form entries, entry fields this writer does not know,
+an ``xmp_version`` other than 4 or 5, a custom module order that leaves out ``crop`` or
+``ashift``, an active ``ashift`` with a perspective correction or ``clipping`` with a
+keystone (it cannot be kept under a new crop, nor dropped without losing it), a box
+darktable's crop module would clamp (edges beyond 0.9 / 0.1), and any result that the
+reader does not read back as the crop written (1e-4 of the frame, 1e-3 degrees).
+
+Marker: the sidecar gets ``cropperhead:SidecarDigest`` (namespace
+:data:`CROPPERHEAD_NS`) on its darktable ``rdf:Description``: the SHA-256 of the file with
+that value left empty. :func:`written_by_cropperhead` is True only while the file is
+byte for byte what CropperHead wrote: the history's crop is then an earlier prediction.
+Any save by darktable re-serialises the file, and from then on its crop is the
+photographer's, as for a Lightroom sidecar that an editor saved.
+
+darktable's ``history_current_hash`` is left as it was: darktable recomputes it when the
+photo is next edited; until then its lighttable may show the photo as not altered.
+
 Flags
 -----
 ``has_settings``: the sidecar has a darktable history with at least one entry.
@@ -144,10 +204,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import math
 import re
 import struct
+import xml.parsers.expat
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -158,9 +220,12 @@ from xml.etree.ElementTree import Element
 import numpy as np
 
 from cropperhead.geometry import (
+    MIRRORED,
     Crop,
     check_orientation,
     corners_to_crop,
+    crop_stored_to_display,
+    crop_to_corners,
     display_size,
     points_display_to_stored,
     points_stored_to_display,
@@ -173,7 +238,12 @@ from cropperhead.metadata.types import (
     DevelopSettings,
     SkipError,
 )
-from cropperhead.metadata.xmp import parse_packet
+from cropperhead.metadata.xmp import (  # the byte-level editing helpers of xmp.py
+    _insertion,
+    _tag_attrs,
+    _tag_end,
+    parse_packet,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -987,3 +1057,502 @@ def read_darktable_settings(
         fields=wanted,
         source=source,
     )
+
+
+# --------------------------------------------------------------------------- writing
+
+#: Namespace of the marker CropperHead leaves in a darktable sidecar it wrote.
+CROPPERHEAD_NS = "http://cropperhead.invalid/ns/1.0/"
+#: Module versions the writer uses (darktable 4.2's; later versions convert them).
+CROP_WRITE_VERSION = 1
+ASHIFT_WRITE_VERSION = 5
+#: darktable 4.2's blend params of a module that does not blend (blendop_version 11).
+DEFAULT_BLENDOP = ("11", "gz14eJxjYIAACQYYOOHEgAZY0QVwggZ7CB6pfNoAAE8gGQg=")
+#: ashift's "focal length" default (ashift.c DEFAULT_F_LENGTH).
+_ASHIFT_F_LENGTH = 28.0
+_ENTRY_FIELDS = frozenset(
+    {
+        "num", "operation", "enabled", "modversion", "params", "multi_name",
+        "multi_name_hand_edited", "multi_priority", "blendop_version", "blendop_params",
+    }
+)  # fmt: skip
+_XMP_VERSIONS = (4, 5)
+#: How closely the written history must read back as the crop written.
+_READ_BACK_EDGE = 1e-4
+_READ_BACK_ANGLE_DEG = 1e-3
+_MARK_PREFIX = "cropperhead"
+_MARK_NAME = "SidecarDigest"
+_MARK_RE = re.compile(rb"""\scropperhead:SidecarDigest\s*=\s*(["'])([0-9a-f]*)\1""")
+_PAD = b"\x00 \t\r\n"
+_XPACKET_END = re.compile(rb"<\?xpacket\s+end\s*=[^>]*\?>")
+
+
+def encode_params(blob: bytes) -> str:
+    """A params blob as darktable writes it: hex, or ``gzNN`` + base64 zlib above 100 bytes.
+
+    ``NN`` is darktable's compression factor (``len // compressed + 1``, at most 99).
+    """
+    if len(blob) > 100:
+        packed = zlib.compress(blob, 9)
+        factor = min(len(blob) // len(packed) + 1, 99)
+        return f"gz{factor:02d}" + base64.b64encode(packed).decode("ascii")
+    return blob.hex()
+
+
+def encode_module_params(params: CropParams | AshiftParams) -> tuple[str, int, bytes]:
+    """``(operation, modversion, blob)`` of crop v1 or ashift v5 params (inverse of decoding).
+
+    ashift's drawn lines and quad are written empty, as a new module instance has them.
+
+    Raises:
+        TypeError: other params.
+    """
+    if isinstance(params, CropParams):
+        blob = struct.pack(
+            "<4f2i", params.cx, params.cy, params.cw, params.ch, params.ratio_n, params.ratio_d
+        )
+        return "crop", CROP_WRITE_VERSION, blob
+    if isinstance(params, AshiftParams):
+        head = (
+            params.rotation, params.lensshift_v, params.lensshift_h, params.shear,
+            params.f_length, params.crop_factor, params.orthocorr, params.aspect,
+            params.mode, params.cropmode, params.cl, params.cr, params.ct, params.cb,
+        )  # fmt: skip
+        blob = struct.pack("<8f2i4f200fi8f", *head, *([0.0] * 200), 0, *([0.0] * 8))
+        return "ashift", ASHIFT_WRITE_VERSION, blob
+    raise TypeError(f"no encoder for {type(params).__name__}")
+
+
+def crop_to_darktable_params(
+    crop: Crop, image_size: tuple[float, float], orientation: int
+) -> tuple[AshiftParams | None, CropParams]:
+    """The ashift and crop params that make ``crop`` (inverse of the reader's geometry).
+
+    Args:
+        crop: the crop in darktable's **display** frame (the stored frame shown with
+            ``orientation``), fractions of that frame, Lightroom's angle.
+        image_size: the photo's stored ``(width, height)``.
+        orientation: darktable's orientation of the photo (EXIF code 1..8).
+
+    Returns:
+        ``(ashift, crop)``: ashift turns the stored frame by the stored-frame angle (None
+        for an unturned crop) and keeps its whole bounding box; crop cuts the box out of
+        what darktable shows after its orientation, freehand (ratio 0:0).
+
+    Raises:
+        ValueError: bad ``image_size`` or ``orientation``.
+    """
+    if not isinstance(crop, Crop):
+        raise TypeError(f"crop must be a Crop, got {crop!r}")
+    check_orientation(orientation)
+    _check_arguments(image_size, orientation, "ignore")
+    w, h = float(image_size[0]), float(image_size[1])
+    angle = -crop.angle if orientation in MIRRORED else crop.angle
+    if angle == 0:
+        return None, CropParams(crop.left, crop.top, crop.right, crop.bottom, 0, 0)
+    dw, dh = display_size(w, h, orientation)
+    corners = points_display_to_stored(crop_to_corners(crop, dw, dh), w, h, orientation)
+    c, s = _rotation(angle)
+    bw, bh = abs(c) * w + abs(s) * h, abs(s) * w + abs(c) * h
+    inverse = np.array([[c, -s], [s, c]])  # output (centred) -> input, as _ashift_stage
+    turned = (corners - [w / 2, h / 2]) @ inverse + [bw / 2, bh / 2]
+    shown = points_stored_to_display(turned, bw, bh, orientation)
+    sw, sh = display_size(bw, bh, orientation)
+    lo = np.clip(shown.min(axis=0) / [sw, sh], 0.0, 1.0)
+    hi = np.clip(shown.max(axis=0) / [sw, sh], 0.0, 1.0)
+    ashift = AshiftParams(
+        angle, 0.0, 0.0, 0.0, _ASHIFT_F_LENGTH, 1.0, 100.0, 1.0, 0, 0, 0.0, 1.0, 0.0, 1.0
+    )
+    return ashift, CropParams(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), 0, 0)
+
+
+def is_developed(packet: bytes) -> bool:
+    """Whether darktable develops the photo from this sidecar's history (module docstring).
+
+    True for a darktable sidecar with ``auto_presets_applied`` 1 and at least one applied
+    history entry: darktable then ignores a Lightroom sidecar. False for anything else,
+    a packet that cannot be parsed included.
+    """
+    try:
+        history, attributes = _read(packet)
+    except SkipError:
+        return False
+    if history is None or not history.entries or history.history_end is None:
+        return False
+    applied = (attributes.get("auto_presets_applied") or "").strip() == "1"
+    return applied and min(history.history_end, len(history.entries)) >= 1
+
+
+def written_by_cropperhead(packet: bytes) -> bool:
+    """True while a darktable sidecar is byte for byte what CropperHead last wrote.
+
+    The marker ``cropperhead:SidecarDigest`` holds the SHA-256 of the file with the
+    marker's value left empty; any other program saving the file breaks it.
+    """
+    if isinstance(packet, (bytearray, memoryview)):
+        packet = bytes(packet)
+    if not isinstance(packet, bytes):
+        return False
+    marks = list(_MARK_RE.finditer(packet))
+    if len(marks) != 1:
+        return False
+    mark = marks[0]
+    blank = packet[: mark.start(2)] + packet[mark.end(2) :]
+    return hashlib.sha256(blank).hexdigest().encode("ascii") == mark.group(2)
+
+
+@dataclass
+class _Item:
+    """One ``rdf:li`` of the history: its span and its darktable attributes' value spans."""
+
+    start: int
+    end: int
+    empty: bool
+    attrs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    foreign: bool = False  # attributes of other namespaces, or child elements
+
+
+@dataclass
+class _HistoryLayout:
+    items: list[_Item] = field(default_factory=list)
+    seq_tag_end: int = -1
+    desc: tuple[int, int] | None = None  # the description holding the history
+    desc_scope: dict[str, str] = field(default_factory=dict)
+    desc_has_mark: bool = False
+    history_end: tuple[int, int] | None = None  # value span (attribute or element text)
+
+
+def _scan_history(data: bytes) -> _HistoryLayout:
+    """Byte positions of the history entries and of ``history_end`` (expat)."""
+    first = len(data) - len(data.lstrip(_PAD))
+    if data.startswith(b"\xef\xbb\xbf", first):
+        first += 3
+    end_pi = _XPACKET_END.search(data)
+    stop = end_pi.end() if end_pi is not None else len(data.rstrip(_PAD))
+    layout = _HistoryLayout()
+    parser = xml.parsers.expat.ParserCreate(namespace_separator="\x01")
+    parser.namespace_prefixes = True
+    parser.ordered_attributes = True
+    scopes: list[dict[str, str]] = [{}]
+    pending: dict[str, str] = {}
+    stack: list[tuple[str, str]] = []
+    roles: list[str] = []  # "desc", "history", "seq", "li", "end", "" per open element
+    items: list[_Item | None] = []
+
+    def refuse(*_args: object) -> None:
+        raise ValueError("XMP with a DTD or entities is not edited")
+
+    def split(name: str) -> tuple[str, str, str]:
+        parts = name.split("\x01")
+        if len(parts) == 1:
+            return "", parts[0], ""
+        return parts[0], parts[1], parts[2] if len(parts) > 2 else ""
+
+    def start_ns(prefix: str | None, uri: str | None) -> None:
+        pending[prefix or ""] = uri or ""
+
+    def start(name: str, attributes: list[str]) -> None:
+        scope = {**scopes[-1], **pending}
+        pending.clear()
+        scopes.append(scope)
+        uri, local, _prefix = split(name)
+        begin = first + parser.CurrentByteIndex
+        tag_end = _tag_end(data, begin)
+        empty = data[tag_end - 2 : tag_end - 1] == b"/"
+        parent = stack[-1] if stack else None
+        parent_role = roles[-1] if roles else ""
+        role = ""
+        if (uri, local) == (RDF_NS, "Description") and parent == (RDF_NS, "RDF"):
+            role = "desc"
+            spans = _tag_attrs(data, begin, tag_end)
+            for i in range(0, len(attributes), 2):
+                a_uri, a_local, a_prefix = split(attributes[i])
+                qname = f"{a_prefix}:{a_local}".encode() if a_prefix else a_local.encode()
+                if (a_uri, a_local) == (DT_NS, "history_end") and qname in spans:
+                    span = spans[qname]
+                    layout.history_end = (span.value_start, span.value_end)
+                if (a_uri, a_local) == (CROPPERHEAD_NS, _MARK_NAME):
+                    layout.desc_has_mark = True
+            desc_info.append((begin, tag_end, scope))
+        elif parent_role == "desc" and (uri, local) == (DT_NS, "history"):
+            role = "history"
+            if layout.desc is None:
+                layout.desc = desc_info[-1][:2]
+                layout.desc_scope = desc_info[-1][2]
+        elif parent_role == "desc" and (uri, local) == (DT_NS, "history_end") and not empty:
+            role = "end"
+            end_text.append(tag_end)
+        elif parent_role == "history" and uri == RDF_NS and local in ("Seq", "Bag", "Alt"):
+            role = "seq"
+            layout.seq_tag_end = tag_end
+        elif parent_role == "seq" and (uri, local) == (RDF_NS, "li"):
+            role = "li"
+            item = _Item(begin, tag_end if empty else -1, empty)
+            spans = _tag_attrs(data, begin, tag_end)
+            for i in range(0, len(attributes), 2):
+                a_uri, a_local, a_prefix = split(attributes[i])
+                qname = f"{a_prefix}:{a_local}".encode() if a_prefix else a_local.encode()
+                if a_uri != DT_NS or qname not in spans:
+                    item.foreign = True
+                    continue
+                span = spans[qname]
+                item.attrs[a_local] = (span.value_start, span.value_end)
+            if not empty:
+                item.foreign = True  # element-form entries are not edited
+            layout.items.append(item)
+            items.append(item)
+        if role != "li":
+            items.append(None)
+        stack.append((uri, local))
+        roles.append(role)
+
+    def end(_name: str) -> None:
+        role = roles.pop()
+        stack.pop()
+        scopes.pop()
+        item = items.pop()
+        position = first + parser.CurrentByteIndex
+        if role == "li" and item is not None and not item.empty:
+            item.end = _tag_end(data, position)
+        if role == "end" and end_text:
+            layout.history_end = (end_text.pop(), position)
+
+    desc_info: list[tuple[int, int, dict[str, str]]] = []
+    end_text: list[int] = []
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    parser.StartNamespaceDeclHandler = start_ns
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.Parse(data[first:stop], True)
+    return layout
+
+
+def _entry_text(data: bytes, template: _Item, values: dict[str, str]) -> bytes:
+    """``template``'s ``rdf:li`` with its darktable attribute values replaced."""
+    missing = sorted(set(template.attrs) - set(values))
+    if missing:
+        raise ValueError(f"history entry field darktable:{missing[0]} is not known here")
+    text = bytearray(data[template.start : template.end])
+    for name, (a, b) in sorted(template.attrs.items(), key=lambda kv: -kv[1][0]):
+        text[a - template.start : b - template.start] = values[name].encode("utf-8")
+    return bytes(text)
+
+
+def _raw_values(data: bytes, item: _Item) -> dict[str, str]:
+    return {name: data[a:b].decode("utf-8") for name, (a, b) in item.attrs.items()}
+
+
+def _same_crop(got: Crop | None, want: Crop) -> bool:
+    if got is None:
+        return want.is_full_frame(tol=_READ_BACK_EDGE)
+    edges = np.abs(got.as_array()[:4] - want.as_array()[:4]).max()
+    return bool(edges <= _READ_BACK_EDGE and abs(got.angle - want.angle) <= _READ_BACK_ANGLE_DEG)
+
+
+def darktable_orientation(packet: bytes, orientation: int | None) -> int | None:
+    """The EXIF orientation darktable shows the photo with: its flip step, else ``orientation``.
+
+    Args:
+        packet: the darktable sidecar.
+        orientation: the photo's EXIF orientation (darktable's "automatic"), or None.
+
+    Returns:
+        The orientation, or None when it is automatic and ``orientation`` is None.
+
+    Raises:
+        SkipError: the history cannot be read (see :func:`read_darktable_settings`).
+    """
+    history, _attributes = _read(packet)
+    if history is None or not history.entries:
+        return orientation
+    plan = _plan(history, "ignore")
+    if not plan.flip_known:
+        raise SkipError(UNSUPPORTED, "darktable flip step of an unknown version")
+    return plan.flip_exif if plan.flip_exif is not None else orientation
+
+
+def merge_crop_into_darktable(
+    packet: bytes,
+    crop: Crop,
+    image_size: tuple[float, float],
+    orientation: int | None,
+) -> bytes:
+    """Append a crop (and a rotation) to a developed darktable history (module docstring).
+
+    Args:
+        packet: the darktable sidecar's bytes (UTF-8).
+        crop: the crop in the **stored** frame, Lightroom's form (as for
+            :func:`cropperhead.metadata.xmp.merge_crop_into_xmp`).
+        image_size: the photo's stored ``(width, height)`` in pixels.
+        orientation: the photo's EXIF orientation, used where darktable's orientation is
+            automatic; None when unknown.
+
+    Returns:
+        The new sidecar bytes: every byte of ``packet`` kept, the steps inserted after the
+        last history entry, ``history_end`` moved past them, the marker set.
+
+    Raises:
+        TypeError: ``crop`` is not a :class:`Crop`.
+        ValueError: the sidecar cannot be edited safely or the crop cannot be expressed
+            (one line saying why; see the module docstring's list).
+    """
+    if not isinstance(crop, Crop):
+        raise TypeError(f"crop must be a Crop, got {crop!r}")
+    _check_arguments(image_size, orientation, "ignore")
+    if not isinstance(packet, (bytes, bytearray)):
+        raise TypeError(f"a darktable sidecar must be bytes, got {type(packet).__name__}")
+    data = bytes(packet)
+    try:
+        history, attributes = _read(data)
+        shown_orientation = darktable_orientation(data, orientation)
+    except SkipError as exc:
+        raise ValueError(f"darktable history cannot be edited: {exc.detail}") from exc
+    if history is None or not is_developed(data):
+        raise ValueError(
+            "darktable has not developed this photo yet (no applied history): it imports the "
+            "Lightroom sidecar instead"
+        )
+    version = attributes.get("xmp_version", "").strip()
+    if not version.isdigit() or int(version) not in _XMP_VERSIONS:
+        raise ValueError(f"darktable:xmp_version {version or 'absent'} is not edited (4 or 5)")
+    count = len(history.entries)
+    if sorted(e.num for e in history.entries) != list(range(count)):
+        raise ValueError("darktable history entries are not numbered 0..n-1; not edited")
+    end = history.history_end if history.history_end is not None else count
+    if end < count:
+        raise ValueError(
+            f"darktable history has {count - end} undone step(s) above history_end; "
+            "appending would redo them (compress or discard them in darktable first)"
+        )
+    if history.iop_order_list:
+        listed = {op for op, _instance in history.iop_order_list}
+        absent = [op for op in ("ashift", "crop") if op not in listed]
+        if absent:
+            raise ValueError(f"darktable's custom module order has no {', '.join(absent)}")
+    if shown_orientation is None:
+        raise ValueError(
+            "darktable orients the photo automatically and its EXIF orientation is unknown"
+        )
+    width, height = float(image_size[0]), float(image_size[1])
+    shown = crop_stored_to_display(crop, width, height, shown_orientation)
+    ashift, box = crop_to_darktable_params(shown, (width, height), shown_orientation)
+    if box.cx > 0.9 or box.cy > 0.9 or box.cw < 0.1 or box.ch < 0.1:
+        raise ValueError(
+            f"darktable's crop module would clamp the box {box.cx:.4f}, {box.cy:.4f}, "
+            f"{box.cw:.4f}, {box.ch:.4f} (edges beyond 0.9 / 0.1)"
+        )
+    active = history.active()
+    first_ashift = active.get(("ashift", 0))
+    if first_ashift is not None:
+        params = first_ashift.decode()
+        if not isinstance(params, AshiftParams):
+            raise ValueError(f"darktable ashift v{first_ashift.modversion} is not a known version")
+        if params.has_perspective:
+            raise ValueError(
+                "darktable's rotate and perspective module corrects the perspective: a new "
+                "crop can neither keep nor drop it"
+            )
+    for (op, _priority), entry in active.items():
+        params = entry.decode() if op == "clipping" else None
+        if isinstance(params, ClippingParams) and params.keystone_applied:
+            raise ValueError(
+                "darktable's crop and rotate module corrects the perspective (keystone): a "
+                "new crop can neither keep nor drop it"
+            )
+    switch_off = [
+        e
+        for (op, priority), e in active.items()
+        if op == "clipping" or (op in ("crop", "ashift") and priority != 0)
+    ]
+    if ashift is None and first_ashift is not None:
+        switch_off.append(first_ashift)
+    try:
+        layout = _scan_history(data)
+    except (xml.parsers.expat.ExpatError, ValueError) as exc:
+        raise ValueError(f"darktable sidecar cannot be edited safely: {exc}") from exc
+    if len(layout.items) != count or layout.desc is None or layout.history_end is None:
+        raise ValueError("darktable history has a layout this writer does not edit")
+    if any(item.foreign for item in layout.items):
+        raise ValueError("darktable history entries in element form are not edited")
+
+    template = layout.items[-1]
+    flips = [e for e in history.entries if e.operation == "flip"]
+    blend = DEFAULT_BLENDOP
+    if flips:
+        raw = _raw_values(data, layout.items[flips[-1].index])
+        if "blendop_version" in raw and "blendop_params" in raw:
+            blend = (raw["blendop_version"], raw["blendop_params"])
+    steps: list[bytes] = []
+    num = count
+    for entry in sorted(switch_off, key=lambda e: e.num):
+        values = _raw_values(data, layout.items[entry.index]) | {"num": str(num), "enabled": "0"}
+        steps.append(_entry_text(data, layout.items[entry.index], values))
+        num += 1
+    for params in (ashift, box):
+        if params is None:
+            continue
+        operation, modversion, blob = encode_module_params(params)
+        values = {
+            "num": str(num),
+            "operation": operation,
+            "enabled": "1",
+            "modversion": str(modversion),
+            "params": encode_params(blob),
+            "multi_name": "",
+            "multi_name_hand_edited": "0",
+            "multi_priority": "0",
+            "blendop_version": blend[0],
+            "blendop_params": blend[1],
+        }
+        steps.append(_entry_text(data, template, values))
+        num += 1
+
+    before = layout.items[-2].end if count > 1 else layout.seq_tag_end
+    gap = data[before : template.start]
+    separator = gap if gap and not gap.strip() else b" "
+    edits = [(template.end, template.end, b"".join(separator + step for step in steps))]
+    edits.append((*layout.history_end, str(end + len(steps)).encode()))
+    desc_start, desc_tag_end = layout.desc
+    if not layout.desc_has_mark:
+        if layout.desc_scope.get(_MARK_PREFIX, CROPPERHEAD_NS) != CROPPERHEAD_NS:
+            raise ValueError(f"prefix {_MARK_PREFIX!r} is bound to another namespace; not edited")
+        spans = _tag_attrs(data, desc_start, desc_tag_end).values()
+        position, sep, quote = _insertion(data, desc_start, desc_tag_end, spans)
+        mark = f"{_MARK_PREFIX}:{_MARK_NAME}={quote}{quote}"
+        if layout.desc_scope.get(_MARK_PREFIX) != CROPPERHEAD_NS:
+            mark = f"xmlns:{_MARK_PREFIX}={quote}{CROPPERHEAD_NS}{quote}{sep}{mark}"
+        edits.append((position, position, (sep + mark).encode()))
+    edits.sort()
+    out = bytearray(data)
+    for a, b, text in reversed(edits):
+        out[a:b] = text
+    merged = _set_mark(bytes(out))
+    _check_written(merged, shown, (width, height), orientation)
+    return merged
+
+
+def _set_mark(data: bytes) -> bytes:
+    marks = list(_MARK_RE.finditer(data))
+    if len(marks) != 1:
+        raise ValueError("the sidecar names cropperhead:SidecarDigest more than once; not edited")
+    mark = marks[0]
+    blank = data[: mark.start(2)] + data[mark.end(2) :]
+    digest = hashlib.sha256(blank).hexdigest().encode("ascii")
+    return data[: mark.start(2)] + digest + data[mark.end(2) :]
+
+
+def _check_written(
+    merged: bytes, want: Crop, image_size: tuple[float, float], orientation: int | None
+) -> None:
+    """The new history must read back as the crop written (never write what it is not)."""
+    try:
+        settings = read_darktable_settings(merged, image_size=image_size, orientation=orientation)
+    except SkipError as exc:
+        raise ValueError(f"the edited darktable history would not read back: {exc.detail}") from exc
+    if settings.crop is not None and settings.crop_frame != "display":
+        raise ValueError("the edited darktable history crops before its orientation; not edited")
+    if not _same_crop(settings.crop, want):
+        got = settings.crop.to_dict() if settings.crop is not None else "no crop"
+        raise ValueError(f"the edited darktable history would read back as {got}; not edited")

@@ -63,13 +63,26 @@ constraint), which suits a predicted plain rectangle, and a user's 1 is their ch
 Numbers are written like Lightroom writes them: at most 6 decimals, trailing zeros
 dropped (``0.140541``, ``0``, ``1``, ``-1.96311``).
 
+The photo's frame (``image_size`` and ``orientation``, optional): darktable imports a
+Lightroom sidecar's crop only with ``tiff:ImageWidth``, ``tiff:ImageLength`` (it computes
+turned crops with them; without them the crop is NaN) and ``tiff:Orientation``, all in the
+**stored** frame, as Lightroom writes them. When the caller gives them they are added where
+the packet has none. Values already there are never changed: equal ones (a size within 1%
+or 2 px, the same orientation) need nothing, and different ones are the user's file
+saying something else about the photo, left as they are and reported by
+:func:`tiff_conflicts` (the caller tells the user). The size is one unit: when either
+value disagrees, neither is added. They go to the ``rdf:Description`` that already
+carries tiff properties, else to the one that receives the crop, declaring ``xmlns:tiff``
+where no prefix for the namespace is in scope.
+
 With no existing packet a minimal one is made, shaped like the crop-only sidecars that
 Lightroom Classic itself writes (fixture sidecar/testimagedesc1.xmp): xpacket wrapper,
 ``x:xmpmeta/rdf:RDF/rdf:Description`` with CropTop/Left/Bottom/Right/Angle,
-``HasCrop="True"`` and ``AlreadyApplied="False"``. It deliberately has **no**
-crs:HasSettings and no crs:ProcessVersion: a HasSettings True packet without a
-ProcessVersion risks Camera Raw reading every other setting under a legacy process
-version, while the crop tags alone leave all other settings at their defaults.
+``HasCrop="True"`` and ``AlreadyApplied="False"`` (and the tiff frame, when given). It
+deliberately has **no** crs:HasSettings and no crs:ProcessVersion: a HasSettings True
+packet without a ProcessVersion risks Camera Raw reading every other setting under a
+legacy process version, while the crop tags alone leave all other settings at their
+defaults.
 
 :func:`write_sidecar_crop` reads the sidecar, merges, and replaces the file atomically
 (temporary file in the same folder, fsync, ``os.replace``), keeping the file's
@@ -124,6 +137,7 @@ __all__ = [
     "read_xmp_properties",
     "read_xmp_settings",
     "sidecar_candidates",
+    "tiff_conflicts",
     "write_sidecar_crop",
 ]
 
@@ -605,15 +619,107 @@ def _crop_values(crop: Crop) -> dict[str, str]:
     }
 
 
-def _new_packet(values: dict[str, str]) -> bytes:
+#: The tiff properties of the photo's frame, in the order they are written.
+_TIFF_ORDER = ("ImageWidth", "ImageLength", "Orientation")
+#: How far a recorded size may be from the photo's and still be the same frame.
+_SIZE_SLACK = (2, 0.01)
+
+
+def _check_frame(image_size: tuple[int, int] | None, orientation: int | None) -> None:
+    if image_size is not None:
+        try:
+            ok = len(image_size) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_size
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"image_size must be (width, height) in pixels > 0, got {image_size!r}"
+            )
+    if orientation is not None and (
+        isinstance(orientation, bool) or orientation not in range(1, 9)
+    ):
+        raise ValueError(f"orientation must be an EXIF orientation 1..8, got {orientation!r}")
+
+
+def _same_size(text: str | None, expected: int) -> bool:
+    value = (text or "").strip()
+    if not value.isdigit() or not value.isascii():
+        return False
+    slack = max(_SIZE_SLACK[0], _SIZE_SLACK[1] * expected)
+    return abs(int(value) - expected) <= slack
+
+
+def _tiff_plan(
+    props: _Properties, image_size: tuple[int, int] | None, orientation: int | None
+) -> tuple[dict[str, str], list[str]]:
+    """The tiff values to add, and the conflicts with values already there."""
+    add: dict[str, str] = {}
+    conflicts: list[str] = []
+    if image_size is not None:
+        names = ("ImageWidth", "ImageLength")
+        present = {n: props[(TIFF_NS, n)] for n in names if (TIFF_NS, n) in props}
+        wrong = {n: v for n, v in present.items() if not _same_size(v, image_size[names.index(n)])}
+        if wrong:
+            shown = " x ".join(str(present.get(n, "?")) for n in names)
+            conflicts.append(
+                f"tiff:ImageWidth/ImageLength say {shown}, the photo is "
+                f"{image_size[0]} x {image_size[1]} (stored frame)"
+            )
+        else:
+            add |= {n: str(v) for n, v in zip(names, image_size, strict=True) if n not in present}
+    if orientation is not None:
+        raw = props.get((TIFF_NS, "Orientation"), ...)
+        if raw is ...:
+            add["Orientation"] = str(orientation)
+        elif (raw or "").strip() != str(orientation):
+            conflicts.append(
+                f"tiff:Orientation says {raw!r}, the photo is shown with {orientation}"
+            )
+    return add, conflicts
+
+
+def tiff_conflicts(
+    existing: bytes | None,
+    image_size: tuple[int, int] | None = None,
+    orientation: int | None = None,
+) -> list[str]:
+    """Where a packet's tiff frame disagrees with the photo's (see the module docstring).
+
+    Args:
+        existing: the packet (None: a new one, which never conflicts).
+        image_size: the photo's stored ``(width, height)`` in pixels, or None.
+        orientation: the EXIF orientation the photo is shown with, or None.
+
+    Returns:
+        One human-readable line per disagreement (the size pair counts once); empty when
+        the packet agrees, has no such values, or cannot be parsed.
+
+    Raises:
+        ValueError: a bad ``image_size`` or ``orientation``.
+    """
+    _check_frame(image_size, orientation)
+    if existing is None:
+        return []
+    try:
+        props = read_xmp_properties(existing)
+    except SkipError:
+        return []
+    return _tiff_plan(props, image_size, orientation)[1]
+
+
+def _new_packet(values: dict[str, str], tiff: dict[str, str]) -> bytes:
     attrs = "".join(f'\n   crs:{name}="{values[name]}"' for name in _WRITE_ORDER)
+    tiff_decl = f'\n    xmlns:tiff="{TIFF_NS}"' if tiff else ""
+    tiff_attrs = "".join(f'\n   tiff:{name}="{tiff[name]}"' for name in _TIFF_ORDER if name in tiff)
     text = (
         f'<?xpacket begin="\ufeff" id="{_XPACKET_ID}"?>\n'
         f'<x:xmpmeta xmlns:x="{X_NS}" x:xmptk="CropperHead">\n'
         f' <rdf:RDF xmlns:rdf="{RDF_NS}">\n'
         f'  <rdf:Description rdf:about=""\n'
-        f'    xmlns:crs="{CRS_NS}"{attrs}\n'
-        f'   crs:AlreadyApplied="False"/>\n'
+        f'    xmlns:crs="{CRS_NS}"{tiff_decl}{attrs}\n'
+        f'   crs:AlreadyApplied="False"{tiff_attrs}/>\n'
         f" </rdf:RDF>\n"
         f"</x:xmpmeta>\n"
         f'<?xpacket end="w"?>'
@@ -803,12 +909,22 @@ def _insertion(
     return position, separator, last.quote.decode("ascii")
 
 
-def merge_crop_into_xmp(existing: bytes | None, crop: Crop) -> bytes:
+def merge_crop_into_xmp(
+    existing: bytes | None,
+    crop: Crop,
+    *,
+    image_size: tuple[int, int] | None = None,
+    orientation: int | None = None,
+) -> bytes:
     """Put a crop into an XMP packet, changing nothing else.
 
     Args:
         existing: the current packet (a sidecar's bytes, UTF-8), or None for a new one.
         crop: the crop in the **stored** frame (crs:Crop* fractions, Lightroom's angle).
+        image_size: the photo's stored ``(width, height)`` in pixels; when given,
+            tiff:ImageWidth/ImageLength are added where absent (module docstring).
+        orientation: the EXIF orientation 1..8 the photo is shown with; when given,
+            tiff:Orientation is added where absent.
 
     Returns:
         The packet with crs:HasCrop True and the five crop values set (see the module
@@ -817,18 +933,19 @@ def merge_crop_into_xmp(existing: bytes | None, crop: Crop) -> bytes:
     Raises:
         TypeError: ``crop`` is not a :class:`Crop`.
         ValueError: ``existing`` is not safe, well-formed UTF-8 XMP, or has no
-            ``rdf:RDF`` to put the crop in.
+            ``rdf:RDF`` to put the crop in; a bad ``image_size`` or ``orientation``.
     """
     values = _crop_values(crop)
+    _check_frame(image_size, orientation)
     if existing is None:
-        return _new_packet(values)
+        return _new_packet(values, _tiff_plan({}, image_size, orientation)[0])
     if not isinstance(existing, (bytes, bytearray)):
         raise TypeError(f"existing XMP must be bytes or None, got {type(existing).__name__}")
     data = bytes(existing)
     if data.startswith(_UNICODE_BOMS):
         raise ValueError("only UTF-8 XMP can be edited; this packet is UTF-16/32")
     try:
-        parse_packet(data)
+        props = read_xmp_properties(data)
     except SkipError as exc:
         raise ValueError(f"existing XMP cannot be edited safely: {exc.detail}") from exc
     first = len(data) - len(data.lstrip(_PADDING))
@@ -859,9 +976,11 @@ def merge_crop_into_xmp(existing: bytes | None, crop: Crop) -> bytes:
                 edits.append((child.tag_end, child.inner_end, value))
             found.add(child.local)
 
-    missing = [name for name in _WRITE_ORDER if name not in found]
-    if missing:
-        edits.append(_insert_missing(data, layout, values, missing))
+    additions = [(CRS_NS, "crs", n, values[n]) for n in _WRITE_ORDER if n not in found]
+    tiff, _conflicts = _tiff_plan(props, image_size, orientation)
+    additions += [(TIFF_NS, "tiff", n, tiff[n]) for n in _TIFF_ORDER if n in tiff]
+    if additions:
+        edits += _insert_missing(data, layout, additions)
     edits.sort()
     for (_, end_a, _), (start_b, _, _) in zip(edits, edits[1:], strict=False):
         if start_b < end_a:
@@ -872,6 +991,7 @@ def merge_crop_into_xmp(existing: bytes | None, crop: Crop) -> bytes:
     merged = bytes(out)
     written = read_xmp_properties(merged)
     wrong = [n for n in _WRITE_ORDER if written.get((CRS_NS, n)) != values[n]]
+    wrong += [f"tiff:{n}" for n in tiff if written.get((TIFF_NS, n)) != tiff[n]]
     if wrong:  # a layout this editor does not understand; never write a broken file
         raise ValueError(f"could not place {', '.join(wrong)} in the existing XMP; not edited")
     return merged
@@ -884,50 +1004,86 @@ def _name_length(data: bytes, start: int) -> int:
     return i - start - 1
 
 
+def _carries(desc: _Desc, uri: str) -> bool:
+    return any(u == uri for u, _, _ in desc.attrs) or any(c.uri == uri for c in desc.children)
+
+
 def _insert_missing(
-    data: bytes, layout: _Layout, values: dict[str, str], missing: list[str]
-) -> tuple[int, int, bytes]:
-    """The edit that adds the missing crop properties as attributes."""
+    data: bytes, layout: _Layout, additions: list[tuple[str, str, str, str]]
+) -> list[tuple[int, int, bytes]]:
+    """The edits that add missing properties as attributes.
+
+    Args:
+        data: the packet.
+        layout: its layout.
+        additions: ``(namespace URI, preferred prefix, name, value)`` to add, in order.
+            Camera Raw properties go to the description that carries crs properties (or
+            the first one); others to the one carrying their namespace, else to that one.
+
+    Returns:
+        One insertion per description that receives properties.
+    """
     if not layout.descriptions:
-        return _new_description(data, layout, values, missing)
-    target = next(
-        (
-            d
-            for d in layout.descriptions
-            if any(uri == CRS_NS for uri, _, _ in d.attrs)
-            or any(c.uri == CRS_NS for c in d.children)
-        ),
-        layout.descriptions[0],
-    )
-    declaration = ""
-    prefixes = [p for p, uri in target.scope.items() if uri == CRS_NS and p]
-    if "crs" in prefixes:
-        prefix = "crs"
-    elif prefixes:
-        prefix = sorted(prefixes)[0]
-    else:
-        prefix, n = "crs", 0
-        while prefix in target.scope:
-            n += 1
-            prefix = f"crs{n}"
-        declaration = f"xmlns:{prefix}={{q}}{CRS_NS}{{q}}"
-    spans = _tag_attrs(data, target.start, target.tag_end).values()
-    position, separator, quote = _insertion(data, target.start, target.tag_end, spans)
-    parts = [declaration.format(q=quote)] if declaration else []
-    parts += [f"{prefix}:{name}={quote}{values[name]}{quote}" for name in missing]
-    text = "".join(separator + part for part in parts)
-    return position, position, text.encode("utf-8")
+        return [_new_description(data, layout, additions)]
+    crs_target = next((d for d in layout.descriptions if _carries(d, CRS_NS)), None)
+    crs_target = crs_target or layout.descriptions[0]
+    targets: dict[int, tuple[_Desc, list[tuple[str, str, str, str]]]] = {}
+    for addition in additions:
+        uri = addition[0]
+        desc = crs_target
+        if uri != CRS_NS:
+            desc = next((d for d in layout.descriptions if _carries(d, uri)), crs_target)
+        targets.setdefault(id(desc), (desc, []))[1].append(addition)
+    edits = []
+    for desc, items in targets.values():
+        spans = _tag_attrs(data, desc.start, desc.tag_end).values()
+        position, separator, quote = _insertion(data, desc.start, desc.tag_end, spans)
+        parts: list[str] = []
+        chosen: dict[str, str] = {}
+        for uri, preferred, name, value in items:
+            if uri not in chosen:
+                prefix, declaration = _prefix_for(desc.scope, uri, preferred, chosen.values())
+                chosen[uri] = prefix
+                if declaration:
+                    parts.append(f"xmlns:{prefix}={quote}{uri}{quote}")
+            parts.append(f"{chosen[uri]}:{name}={quote}{value}{quote}")
+        text = "".join(separator + part for part in parts)
+        edits.append((position, position, text.encode("utf-8")))
+    return edits
+
+
+def _prefix_for(
+    scope: dict[str, str], uri: str, preferred: str, taken: Iterable[str]
+) -> tuple[str, bool]:
+    """A prefix bound to ``uri`` in ``scope``, or a fresh one to declare (second item)."""
+    prefixes = [p for p, u in scope.items() if u == uri and p]
+    if preferred in prefixes:
+        return preferred, False
+    if prefixes:
+        return sorted(prefixes)[0], False
+    used = set(scope) | set(taken)
+    prefix, n = preferred, 0
+    while prefix in used:
+        n += 1
+        prefix = f"{preferred}{n}"
+    return prefix, True
 
 
 def _new_description(
-    data: bytes, layout: _Layout, values: dict[str, str], missing: list[str]
+    data: bytes, layout: _Layout, additions: list[tuple[str, str, str, str]]
 ) -> tuple[int, int, bytes]:
-    """The edit that adds an ``rdf:Description`` with the crop to an empty ``rdf:RDF``."""
+    """The edit that adds an ``rdf:Description`` with the properties to an empty ``rdf:RDF``."""
     if layout.rdf_start < 0:
         raise ValueError("existing XMP has no rdf:RDF element; not edited")
     rdf_decl = "" if layout.rdf_scope.get("rdf") == RDF_NS else f' xmlns:rdf="{RDF_NS}"'
-    attrs = "".join(f' crs:{name}="{values[name]}"' for name in missing)
-    desc = f'<rdf:Description rdf:about=""{rdf_decl} xmlns:crs="{CRS_NS}"{attrs}/>'.encode()
+    declared: list[str] = []
+    attrs = ""
+    for uri, prefix, name, value in additions:
+        if uri not in declared:
+            declared.append(uri)
+            attrs += f' xmlns:{prefix}="{uri}"'
+        attrs += f' {prefix}:{name}="{value}"'
+    desc = f'<rdf:Description rdf:about=""{rdf_decl}{attrs}/>'.encode()
     if layout.rdf_empty:
         name_end = layout.rdf_start + 1 + _name_length(data, layout.rdf_start)
         qname = data[layout.rdf_start + 1 : name_end]
@@ -942,7 +1098,14 @@ def _already_applied(packet: bytes) -> bool:
         return False
 
 
-def write_sidecar_crop(path: Path, crop: Crop, *, backup: bool = True) -> Path | None:
+def write_sidecar_crop(
+    path: Path,
+    crop: Crop,
+    *,
+    backup: bool = True,
+    image_size: tuple[int, int] | None = None,
+    orientation: int | None = None,
+) -> Path | None:
     """Write ``crop`` into the XMP sidecar at ``path``, atomically.
 
     The existing sidecar (if any) is merged with :func:`merge_crop_into_xmp`, so all of
@@ -955,6 +1118,8 @@ def write_sidecar_crop(path: Path, crop: Crop, *, backup: bool = True) -> Path |
         path: the sidecar (``IMG_1.xmp``); created when missing.
         crop: the crop in the **stored** frame.
         backup: copy the current sidecar to a backup first (see the module docstring).
+        image_size: the photo's stored ``(width, height)``, for tiff:ImageWidth/Length.
+        orientation: the EXIF orientation the photo is shown with, for tiff:Orientation.
 
     Returns:
         The backup that holds the previous content, or None (no previous file, no
@@ -981,7 +1146,7 @@ def write_sidecar_crop(path: Path, crop: Crop, *, backup: bool = True) -> Path |
             raise ValueError(f"existing sidecar cannot be edited: {exc.detail}") from exc
     # What an earlier, killed write-back of this sidecar left behind.
     files.remove_stale_temporaries(path.parent, {path.name})
-    merged = merge_crop_into_xmp(existing, crop)
+    merged = merge_crop_into_xmp(existing, crop, image_size=image_size, orientation=orientation)
     if merged == existing:
         return None
     backup_path: Path | None = None

@@ -2,19 +2,33 @@
 
 Which file (``xmp_target``)
 ---------------------------
-Image files are never modified: every crop goes into an XMP *sidecar* beside the photo.
+Image files are never modified: every crop goes into a sidecar beside the photo. What
+the photo's files hold is read with :class:`cropperhead.metadata.photo.PhotoMetadata`,
+the same model ``cropperhead scan`` reads crops with, so write-back and the scan agree on
+where a photo's crop lives and whose it is.
 
-- ``auto`` (default): ``IMG_1.xmp`` (the photo's name with ``.xmp`` for its extension),
-  except when another photo with the same stem lies beside it (``IMG_1.CR2`` next to
-  ``IMG_1.JPG``): then the RAW keeps ``IMG_1.xmp`` and the other photo gets
-  ``IMG_1.JPG.xmp``, so that two photos never share (and overwrite) one sidecar.
+- ``auto`` (default): **the sidecar that holds the photo's settings** is edited in place,
+  whatever its name: the place the scan reads the photo's crop from (its first sidecar
+  with develop settings, or that cannot be read). So ``IMG_1.dng.xmp`` is edited when the
+  DNG's crop lives there, and a photo developed in darktable gets the crop in darktable's
+  own history (``IMG_1.CR2.xmp``). There is never a second sidecar beside it that says
+  something else. When no sidecar holds settings: ``IMG_1.xmp`` (the photo's name with
+  ``.xmp`` for its extension), except when another photo with the same stem lies beside
+  it (``IMG_1.CR2`` next to ``IMG_1.JPG``): then the RAW keeps ``IMG_1.xmp`` and the other
+  photo gets ``IMG_1.JPG.xmp``, so that two photos never share (and overwrite) one
+  sidecar. A darktable sidecar that darktable has not developed yet does not count as
+  holding settings: darktable imports ``IMG_1.xmp`` then, so that is where the crop goes.
 - ``stem``: always ``IMG_1.xmp``; refused for a photo whose stem sidecar belongs to (or is
   shared with) another photo beside it.
 - ``name``: always ``IMG_1.JPG.xmp`` / ``IMG_1.CR2.xmp``.
 - ``both``: ``stem`` and ``name``.
 
 An existing sidecar of that name in another capitalisation (``IMG_1.XMP``) is edited in
-place instead of adding a second file.
+place instead of adding a second file. Each file is written in the form of the editor
+that owns it: a sidecar darktable develops the photo from gets history steps
+(:func:`cropperhead.metadata.darktable.merge_crop_into_darktable`), every other one Camera
+Raw's crs values. A darktable sidecar without a developed history is not written
+(``darktable-history``): darktable would not read a crop there.
 
 Who reads what:
 
@@ -27,12 +41,18 @@ Who reads what:
   handling preferences). To bring such a crop into Lightroom, copy it into the file
   yourself, which rewrites the file (keep a backup), e.g.
   ``exiftool -tagsfromfile IMG_1.xmp -xmp-crs:all IMG_1.JPG``, then *Read Metadata from
-  Files*. CropperHead itself never rewrites image data.
+  Files*. CropperHead itself never rewrites image data. A DNG's embedded crop and a crop
+  in its sidecar can therefore differ; the scan reads the sidecar first.
 - **darktable** imports a Lightroom sidecar ``IMG_1.xmp`` (any file type) into its crop
-  and rotation modules the first time it opens the image in the darkroom (its own
-  sidecars, ``IMG_1.JPG.xmp``, hold darktable's history and are not read for crs:Crop*).
-- ``cropperhead scan`` reads both names (``IMG_1.xmp`` first), so predicted crops can be
-  reviewed in an editor and then learned from.
+  and rotation module while the photo is not developed in darktable yet (the first time
+  it opens the image in the darkroom; darktable-cli too). It needs tiff:ImageWidth,
+  tiff:ImageLength and tiff:Orientation for that, which write-back adds (below). Once
+  darktable has developed the photo (``IMG_1.CR2.xmp`` with a history), it ignores
+  ``IMG_1.xmp``: the crop then goes into that history (``auto``). darktable reads a
+  changed sidecar of a photo already in its library only when told to (its "look for
+  updated XMP files on startup" preference, or *history stack > load sidecar file*).
+- ``cropperhead scan`` reads both names (``IMG_1.xmp`` first), darktable histories
+  included, so predicted crops can be reviewed in an editor and then learned from.
 
 Caution for Lightroom: *Read Metadata from Files* replaces all of a photo's develop
 settings with the sidecar's. A sidecar CropperHead creates holds only the crop, so for a
@@ -47,25 +67,39 @@ Lightroom's stored-frame form: the display-frame crop is converted with
 orientation the prediction was made under (the scan's rule: XMP tiff:Orientation, else
 EXIF), the exact inverse of what ``cropperhead scan`` does when it reads the crop.
 :func:`cropperhead.metadata.xmp.write_sidecar_crop` merges it: only crs:HasCrop and
-crs:CropLeft/Top/Right/Bottom/Angle change, every other byte is kept; the file is
-replaced atomically and the previous version is kept as ``IMG_1.xmp.bak`` (then
+crs:CropLeft/Top/Right/Bottom/Angle change, and the photo's frame is added where the
+sidecar has none: tiff:ImageWidth and tiff:ImageLength (the stored size: the display size
+turned back by the orientation) and tiff:Orientation (that orientation), which darktable
+needs to import the crop. A sidecar that already states another frame keeps it; the
+result's ``detail`` says so and a warning is logged. Every other byte is kept; the file
+is replaced atomically and the previous version is kept as ``IMG_1.xmp.bak`` (then
 ``.bak.1``, ...). A photo without a sidecar gets a new minimal one.
+
+A darktable history gets the same crop as a rotation step (ashift) and a crop step,
+shown with darktable's orientation (its flip step, else the photo's EXIF orientation),
+appended with ``history_end`` moved; merged, backed up and replaced atomically the same
+way (:func:`cropperhead.metadata.darktable.merge_crop_into_darktable` lists what it
+refuses).
 
 When nothing is written
 -----------------------
-- The photo already has a crop made by the photographer: crs:HasCrop True and
-  AlreadyApplied not True in any of its sidecars (the ones ``cropperhead scan`` reads and
-  the target) or in its embedded XMP. It is kept unless ``overwrite=True``. A sidecar
-  that CropperHead itself created and that still holds nothing but the crop
-  (:func:`made_by_cropperhead`) holds an earlier *prediction*: it is replaced. Once an
-  editor has saved that sidecar, its crop counts as the photographer's. A crop that
-  prediction merged into an existing sidecar cannot be told apart from the
-  photographer's: predicting again keeps it unless ``overwrite=True``.
+- The photo already has a crop made by the photographer: a live crop (crs:HasCrop True
+  and AlreadyApplied not True, or an active crop module of a darktable history) in any
+  of its sidecars (the ones ``cropperhead scan`` reads and the target) or in its embedded
+  XMP. It is kept unless ``overwrite=True``. A file that CropperHead itself wrote and
+  nobody saved since holds an earlier *prediction* and is replaced: a sidecar it created
+  that still holds nothing but the crop (:func:`made_by_cropperhead`), or a darktable
+  sidecar whose digest marker still matches. Once an editor has saved that file, its
+  crop counts as the photographer's. A crop that prediction merged into an existing
+  Lightroom sidecar cannot be told apart from the photographer's: predicting again keeps
+  it unless ``overwrite=True``.
 - Its metadata cannot be read safely (malformed XML, ...): whether it holds a crop is
   unknown, so it is left alone unless ``overwrite=True``; a target sidecar that cannot be
   edited safely is never written.
 - The target sidecar says crs:AlreadyApplied True (an exported picture whose pixels
   already are a crop): Camera Raw would ignore a crop written there.
+- The target is a darktable sidecar that cannot take the crop (``darktable-history``:
+  not developed yet, undone steps, a perspective correction, ...; the detail says which).
 - The target sidecar is a symbolic link that leaves the photo's folder, or points at
   nothing (``sidecar-link``): following it could create or rewrite a file anywhere. A
   link to an existing file in the photo's own folder is followed, and that file edited.
@@ -77,25 +111,37 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from cropperhead import files
-from cropperhead.geometry import Crop, crop_display_to_stored, crop_stored_to_display, display_size
+from cropperhead.geometry import (
+    Crop,
+    crop_display_to_stored,
+    crop_stored_to_display,
+    display_size,
+)
 from cropperhead.imaging import RAW_EXTENSIONS
-from cropperhead.metadata import embedded, xmp
-from cropperhead.metadata.types import DevelopSettings, SkipError
-from cropperhead.metadata.xmp import CRS_NS, read_xmp_properties
+from cropperhead.metadata import darktable, xmp
+from cropperhead.metadata.exif import read_exif_orientation
+from cropperhead.metadata.photo import (
+    EDITOR_DARKTABLE,
+    MAX_SIDECAR_BYTES,
+    SIDECAR,
+    PhotoGeometry,
+    PhotoMetadata,
+    Place,
+    made_by_cropperhead,
+    read_sidecar_bytes,
+)
+from cropperhead.metadata.types import SkipError
 from cropperhead.scan import walker
 
 logger = logging.getLogger(__name__)
 
 XMP_TARGETS = ("auto", "stem", "name", "both")
-#: The properties of a sidecar CropperHead creates.
-_OWN_PROPERTIES = frozenset(
-    {"HasCrop", "CropLeft", "CropTop", "CropRight", "CropBottom", "CropAngle", "AlreadyApplied"}
-)
 
 #: Outcomes (``WritebackResult.action``).
 WRITTEN = "written"
@@ -110,6 +156,10 @@ BAD_METADATA = "bad-metadata"
 ALREADY_APPLIED = "crop-already-applied"
 WRITE_FAILED = "write-failed"
 SIDECAR_LINK = "sidecar-link"
+DARKTABLE_HISTORY = "darktable-history"
+
+#: A darktable history already holding the new crop this closely is left as it is.
+_SAME_CROP = 1e-4
 
 
 class SidecarConflict(ValueError):
@@ -131,7 +181,7 @@ class WritebackResult:
         old_crop: the crop found in the photo's metadata, display frame, or None.
         old_source: the file that crop was read from.
         reason: why nothing was written (:data:`SKIPPED` only).
-        detail: one human-readable line.
+        detail: one human-readable line (for a write: what was left as it was).
         backups: backups made of the previous sidecar content.
     """
 
@@ -193,12 +243,26 @@ def _existing_spelling(photo: Path, wanted: Path) -> Path:
     return wanted
 
 
-def sidecar_targets(photo: Path, target: str = "auto") -> list[Path]:
+def _settings_sidecar(metadata: PhotoMetadata) -> Path | None:
+    """The sidecar that holds the photo's settings (``auto``), or None."""
+    place = metadata.deciding
+    if place is None or place.kind != SIDECAR:
+        return None
+    if place.editor == EDITOR_DARKTABLE and not place.darktable_developed:
+        return None  # darktable imports the Lightroom sidecar instead
+    return place.path
+
+
+def sidecar_targets(
+    photo: Path, target: str = "auto", metadata: PhotoMetadata | None = None
+) -> list[Path]:
     """The sidecar(s) a predicted crop for ``photo`` goes to.
 
     Args:
         photo: the photo.
         target: ``auto``, ``stem``, ``name`` or ``both`` (module docstring).
+        metadata: the photo's metadata, when the caller has read it already (``auto``
+            reads it otherwise).
 
     Returns:
         One or two sidecar paths (existing or not).
@@ -214,6 +278,9 @@ def sidecar_targets(photo: Path, target: str = "auto") -> list[Path]:
     name = _existing_spelling(photo, photo.with_name(photo.name + ".xmp"))
     ours = _stem_is_ours(photo)
     if target == "auto":
+        holder = _settings_sidecar(metadata if metadata is not None else PhotoMetadata(photo))
+        if holder is not None:
+            return [holder]
         return [stem if ours else name]
     if target == "name":
         return [name]
@@ -241,48 +308,6 @@ def crop_to_xmp(crop: Crop, width: int, height: int, orientation: int) -> Crop:
     return crop_display_to_stored(crop, stored_w, stored_h, orientation)
 
 
-def made_by_cropperhead(packet: bytes) -> bool:
-    """Whether a sidecar is one CropperHead created and nobody edited since.
-
-    True for the minimal packet :func:`cropperhead.metadata.xmp.merge_crop_into_xmp` makes
-    (toolkit ``CropperHead``) that still holds nothing but the crop: its crop is an
-    earlier prediction, not the photographer's. Once Lightroom, Camera Raw or another tool
-    saves the file, it carries their toolkit or other properties and counts as theirs.
-    """
-    if not re.search(rb"""x:xmptk=["']CropperHead["']""", packet[:4096]):
-        return False
-    try:
-        props = read_xmp_properties(packet)
-    except SkipError:
-        return False
-    return all(uri == CRS_NS and name in _OWN_PROPERTIES for uri, name in props)
-
-
-def _read_sidecar_settings(path: Path) -> DevelopSettings | SkipError:
-    try:
-        return xmp.read_sidecar(path)
-    except SkipError as exc:
-        return exc
-    except Exception as exc:  # noqa: BLE001 - a reader surprise: treat as unreadable
-        return SkipError(BAD_METADATA, f"{type(exc).__name__}: {exc}")
-
-
-def _read_embedded(photo: Path) -> DevelopSettings | SkipError | None:
-    try:
-        return embedded.read_embedded_settings(photo)
-    except SkipError as exc:
-        return exc
-    except Exception as exc:  # noqa: BLE001
-        return SkipError(BAD_METADATA, f"embedded XMP: {type(exc).__name__}: {exc}")
-
-
-def _ours(path: Path) -> bool:
-    try:
-        return made_by_cropperhead(xmp.read_capped(path))
-    except (OSError, SkipError):
-        return False
-
-
 def _link_refusal(photo: Path, sidecar: Path) -> str | None:
     """Why ``sidecar`` may not be written, when it is a symbolic link; else None.
 
@@ -298,6 +323,109 @@ def _link_refusal(photo: Path, sidecar: Path) -> str | None:
     if target.parent != Path(os.path.realpath(photo.parent)):
         return f"{sidecar.name} links out of the photo's folder (to {target}); not written"
     return None
+
+
+def _geometry_of(photo: Path, stored_w: float, stored_h: float, orientation: int) -> PhotoGeometry:
+    """The photo's geometry for its darktable sidecars.
+
+    The stored size is the prediction's (display size turned back); the EXIF orientation
+    is read from the file, or is the prediction's when the file's cannot be read (RAW
+    formats exifread does not parse: the prediction's then came from LibRaw).
+    """
+    exif = read_exif_orientation(photo)
+    return PhotoGeometry(stored_w, stored_h, exif if exif is not None else orientation)
+
+
+def _shown_crop(place: Place, geometry: PhotoGeometry, orientation: int) -> Crop | None:
+    """A place's crop in the prediction's display frame, or None."""
+    settings = place.settings
+    if settings is None or settings.crop is None:
+        return None
+    w, h = geometry.width_px, geometry.height_px
+    try:
+        stored = settings.crop
+        if settings.crop_frame == "display":
+            shown_with = settings.orientation or geometry.exif_orientation or 1
+            stored = crop_display_to_stored(stored, w, h, shown_with)
+        return crop_stored_to_display(stored, w, h, orientation)
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Edit:
+    path: Path
+    existing: bytes | None
+    merged: bytes
+    darktable: bool
+
+
+def _plan_edit(
+    path: Path,
+    stored: Crop,
+    size: tuple[int, int],
+    orientation: int,
+    geometry: PhotoGeometry,
+    notes: list[str],
+) -> _Edit | tuple[str, str]:
+    """The new content of one target, or ``(reason, detail)`` why it cannot be written."""
+    try:
+        existing = files.read_regular(path, MAX_SIDECAR_BYTES) if os.path.lexists(path) else None
+    except (ValueError, OSError) as exc:
+        return BAD_METADATA, f"{path.name}: {getattr(exc, 'strerror', None) or exc}"
+    if existing is not None and darktable.is_darktable_xmp(existing):
+        if not darktable.is_developed(existing):
+            stem = xmp.default_sidecar_path(path.with_suffix(""))
+            return DARKTABLE_HISTORY, (
+                f"{path.name} is darktable's sidecar but darktable has not developed the "
+                f"photo yet: it reads a crop from the Lightroom sidecar {stem.name} instead"
+            )
+        try:
+            merged = darktable.merge_crop_into_darktable(
+                existing,
+                stored,
+                (geometry.width_px, geometry.height_px),
+                geometry.exif_orientation,
+            )
+        except ValueError as exc:
+            return DARKTABLE_HISTORY, f"{path.name}: {exc}"
+        return _Edit(path, existing, merged, darktable=True)
+    try:
+        merged = xmp.merge_crop_into_xmp(existing, stored, image_size=size, orientation=orientation)
+    except ValueError as exc:
+        return BAD_METADATA, f"{path.name}: {exc}"
+    notes += [
+        f"{path.name}: {c}; left as it is" for c in xmp.tiff_conflicts(existing, size, orientation)
+    ]
+    return _Edit(path, existing, merged, darktable=False)
+
+
+def _write_darktable(edit: _Edit, backup: bool) -> Path | None:
+    """Replace a darktable sidecar with its merged history: backup, then atomic write."""
+    path = edit.path
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_file():
+            raise ValueError(f"{path.name} is a link to nothing ({target}); not written through")
+        path = target
+    mode = files.check_regular(path).st_mode & 0o7777
+    current = files.read_regular(path, MAX_SIDECAR_BYTES)
+    if current != edit.existing:
+        raise ValueError(f"{path.name} changed while the crop was prepared; not written")
+    files.remove_stale_temporaries(path.parent, {path.name})
+    made = files.write_backup(path, current, mode) if backup else None
+    files.atomic_write(path, edit.merged, file_mode=mode)
+    return made
+
+
+def _holds_crop(place: Place | None, crop: Crop, geometry: PhotoGeometry, orientation: int) -> bool:
+    """Whether a darktable place's crop already is ``crop`` (display frame)."""
+    if place is None:
+        return False
+    shown = _shown_crop(place, geometry, orientation)
+    if shown is None:
+        return crop.is_full_frame(tol=_SAME_CROP)
+    return bool(np.abs(shown.as_array() - crop.as_array()).max() <= _SAME_CROP)
 
 
 def write_crop(
@@ -335,8 +463,17 @@ def write_crop(
     photo = Path(photo)
     stored = crop_to_xmp(crop, width, height, orientation)
     stored_w, stored_h = display_size(width, height, orientation)
+    size = (round(stored_w), round(stored_h))
+    lazy: dict[str, PhotoGeometry] = {}
+
+    def geometry() -> PhotoGeometry:
+        if "g" not in lazy:
+            lazy["g"] = _geometry_of(photo, stored_w, stored_h, orientation)
+        return lazy["g"]
+
+    metadata = PhotoMetadata(photo, geometry=geometry)
     try:
-        targets = sidecar_targets(photo, target)
+        targets = sidecar_targets(photo, target, metadata)
     except SidecarConflict as exc:
         return WritebackResult(
             photo, SKIPPED, (), stored, crop, reason=SIDECAR_CONFLICT, detail=str(exc)
@@ -345,56 +482,48 @@ def write_crop(
     def result(action: str, **kw: object) -> WritebackResult:
         return WritebackResult(photo, action, tuple(targets), stored, crop, **kw)
 
-    sources: list[Path] = []
-    for path in [*walker.find_sidecars(photo, {}), *targets]:
-        if path.exists() and path not in sources:
-            sources.append(path)
-    found: list[tuple[Path, DevelopSettings | SkipError]] = [
-        (path, _read_sidecar_settings(path)) for path in sources
+    places = metadata.places()
+    extra = [t for t in targets if os.path.exists(t) and metadata.find(t) is None]
+    if extra:
+        reads = [read_sidecar_bytes(t) for t in extra]
+        places += PhotoMetadata(photo, reads, geometry=geometry).sidecars
+    by_path = {place.path: place for place in places if place.kind == SIDECAR}
+
+    live = [p for p in places if p.photographers_crop]
+    deciding = metadata.deciding
+    if deciding in live:
+        live.remove(deciding)
+        live.insert(0, deciding)
+    old_crop = _shown_crop(live[0], geometry(), orientation) if live else None
+    old = {"old_crop": old_crop, "old_source": live[0].path if live else None}
+
+    applied = [
+        p
+        for p in places
+        if p.path in targets and p.settings is not None and p.settings.already_applied
     ]
-    emb = _read_embedded(photo)
-    if emb is not None:
-        found.append((photo, emb))
-
-    problems = [(p, s) for p, s in found if isinstance(s, SkipError)]
-    settings = [(p, s) for p, s in found if isinstance(s, DevelopSettings)]
-    live = next(
-        (
-            (p, s)
-            for p, s in settings
-            if s.has_crop and not s.already_applied and not (p in targets and _ours(p))
-        ),
-        None,
-    )
-    old_crop = None
-    if live is not None and live[1].crop is not None:
-        try:
-            old_crop = crop_stored_to_display(live[1].crop, stored_w, stored_h, orientation)
-        except ValueError:
-            old_crop = None
-    old = {"old_crop": old_crop, "old_source": live[0] if live else None}
-
-    applied = [p for p, s in settings if p in targets and s.already_applied]
     if applied:
         return result(
             SKIPPED,
             reason=ALREADY_APPLIED,
-            detail=f"{applied[0].name} says crs:AlreadyApplied=True (an exported picture): "
+            detail=f"{applied[0].path.name} says crs:AlreadyApplied=True (an exported picture): "
             "Camera Raw would not apply a crop written there",
             **old,
         )
-    if live is not None and not overwrite:
+    if live and not overwrite:
         return result(
             KEPT,
-            detail=f"{live[0].name} holds the photographer's crop; overwrite=true replaces it",
+            detail=f"{live[0].describe()} holds the photographer's crop; "
+            "overwrite=true replaces it",
             **old,
         )
+    problems = [p for p in places if p.error is not None]
     if problems and not overwrite:
-        path, err = problems[0]
+        err = problems[0].error
         return result(
             SKIPPED,
             reason=BAD_METADATA,
-            detail=f"cannot tell whether {path.name} holds a crop ({err.detail}); "
+            detail=f"cannot tell whether {problems[0].path.name} holds a crop ({err.detail}); "
             "overwrite=true writes anyway",
             **old,
         )
@@ -403,29 +532,43 @@ def write_crop(
         refusal = _link_refusal(photo, path)
         if refusal is not None:
             return result(SKIPPED, reason=SIDECAR_LINK, detail=refusal, **old)
-    changes: list[Path] = []
+    notes: list[str] = []
+    edits: list[_Edit] = []
     for path in targets:
-        try:
-            existing = files.read_regular(path) if os.path.lexists(path) else None
-            merged = xmp.merge_crop_into_xmp(existing, stored)
-        except (ValueError, OSError) as exc:
-            detail = getattr(exc, "strerror", None) or str(exc)
-            return result(SKIPPED, reason=BAD_METADATA, detail=f"{path.name}: {detail}", **old)
-        if merged != existing:
-            changes.append(path)
-    if not changes:
-        return result(UNCHANGED, **old)
+        place = by_path.get(path)
+        if (
+            place is not None
+            and place.editor == EDITOR_DARKTABLE
+            and place.darktable_developed
+            and _holds_crop(place, crop, geometry(), orientation)
+        ):
+            continue  # the history already makes this crop: appending would repeat it
+        planned = _plan_edit(path, stored, size, orientation, geometry(), notes)
+        if isinstance(planned, tuple):
+            return result(SKIPPED, reason=planned[0], detail=planned[1], **old)
+        if planned.merged != planned.existing:
+            edits.append(planned)
+    detail = "; ".join(notes)
+    for note in notes:
+        logger.warning("%s: %s", photo, note)
+    if not edits:
+        return result(UNCHANGED, detail=detail, **old)
     if dry_run:
-        return result(WOULD_WRITE, **old)
+        return result(WOULD_WRITE, detail=detail, **old)
     backups: list[Path] = []
-    for path in changes:
+    for edit in edits:
         try:
-            made = xmp.write_sidecar_crop(path, stored, backup=backup)
-        except (ValueError, OSError) as exc:
-            return result(SKIPPED, reason=WRITE_FAILED, detail=f"{path.name}: {exc}", **old)
+            if edit.darktable:
+                made = _write_darktable(edit, backup)
+            else:
+                made = xmp.write_sidecar_crop(
+                    edit.path, stored, backup=backup, image_size=size, orientation=orientation
+                )
+        except (ValueError, OSError, SkipError) as exc:
+            return result(SKIPPED, reason=WRITE_FAILED, detail=f"{edit.path.name}: {exc}", **old)
         if made is not None:
             backups.append(made)
-    return result(WRITTEN, backups=tuple(backups), **old)
+    return result(WRITTEN, backups=tuple(backups), detail=detail, **old)
 
 
 __all__ = [
@@ -433,6 +576,7 @@ __all__ = [
     "SidecarConflict",
     "WritebackResult",
     "crop_to_xmp",
+    "made_by_cropperhead",
     "sidecar_targets",
     "write_crop",
 ]

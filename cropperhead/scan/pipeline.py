@@ -49,7 +49,13 @@ from cropperhead.geometry import (
     crop_to_corners,
     display_size,
 )
-from cropperhead.metadata import darktable, embedded, lrcat, xmp
+from cropperhead.metadata import lrcat, xmp
+from cropperhead.metadata.photo import (
+    PhotoGeometry,
+    PhotoMetadata,
+    SidecarRead,
+    read_sidecar_bytes,
+)
 from cropperhead.metadata.types import (
     ALREADY_APPLIED,
     BAD_METADATA,
@@ -57,7 +63,6 @@ from cropperhead.metadata.types import (
     MISSING_FILE,
     NO_METADATA,
     ORIGIN_DARKTABLE,
-    ORIGIN_SIDECAR,
     UNCROPPED,
     UNREADABLE,
     UNSUPPORTED,
@@ -335,10 +340,12 @@ def _round(value: float) -> float:
 
 
 class _Photo:
-    """One photo as a worker sees it: its metadata sources and its pixels, read lazily.
+    """One photo as a worker sees it: its metadata places and its pixels, read lazily.
 
-    Sources are read in precedence order and only as far as needed; the picture is
-    decoded at most once (darktable sidecars need its size, samples need its pixels).
+    The metadata is :class:`cropperhead.metadata.photo.PhotoMetadata`, the model that
+    write-back asks too; it reads the places in precedence order and only as far as
+    needed. The picture is decoded at most once (darktable sidecars need its size,
+    samples need its pixels).
     """
 
     def __init__(self, job: PhotoJob, config: ScanConfig) -> None:
@@ -358,81 +365,47 @@ class _Photo:
         except SkipError as exc:
             return exc
 
-    def _read_sidecar(self, sidecar: Sidecar) -> DevelopSettings:
-        """Read one sidecar with the right reader (darktable or Lightroom/ACR)."""
-        name = sidecar.path.name
-        sidecar = sidecar.loaded()
-        if sidecar.packet is None:
-            reason, detail = sidecar.error or (UNREADABLE, "cannot read")
-            raise SkipError(reason, f"{name}: {detail}")
-        try:
-            if not darktable.is_darktable_xmp(sidecar.packet):
-                return xmp.read_xmp_settings(
-                    sidecar.packet, ORIGIN_SIDECAR, self.fields, source=sidecar.path
-                )
-            # darktable's turned crops depend on the photo's size and EXIF orientation.
-            stored = self.stored
-            if isinstance(stored, SkipError):
-                raise stored
-            orientation = stored.exif_orientation
-            return darktable.read_darktable_settings(
-                sidecar.packet,
-                self.fields,
-                source=sidecar.path,
-                image_size=(stored.width, stored.height),
-                orientation=orientation if _valid_orientation(orientation) else None,
-            )
-        except SkipError:
-            raise
-        except Exception as exc:  # a reader bug or a file nobody expected: go on
-            raise SkipError(BAD_METADATA, f"{name}: {type(exc).__name__}: {exc}") from exc
+    def _geometry(self) -> PhotoGeometry | SkipError:
+        """What darktable's turned crops need; decodes the photo (once)."""
+        stored = self.stored
+        if isinstance(stored, SkipError):
+            return stored
+        return PhotoGeometry(stored.width, stored.height, stored.exif_orientation)
 
     @cached_property
-    def sidecars(self) -> list[DevelopSettings | SkipError]:
-        found: list[DevelopSettings | SkipError] = []
+    def metadata(self) -> PhotoMetadata:
+        """The photo's metadata places, from the sidecar bytes the job carries (or re-read)."""
+        reads = []
         for sidecar in self.job.sidecars:
-            try:
-                found.append(self._read_sidecar(sidecar))
-            except SkipError as exc:
-                found.append(exc)
-        return found
+            loaded = sidecar.loaded()
+            reads.append(SidecarRead(loaded.path, loaded.packet, loaded.error))
+        return PhotoMetadata(self.job.photo, reads, fields=self.fields, geometry=self._geometry)
 
-    @cached_property
+    @property
+    def sidecars(self) -> list[DevelopSettings | SkipError]:
+        """What each sidecar says, in reading order."""
+        return [place.result for place in self.metadata.sidecars]
+
+    @property
     def embedded(self) -> DevelopSettings | SkipError | None:
-        try:
-            return embedded.read_embedded_settings(self.job.photo, self.fields)
-        except SkipError as exc:
-            return exc
-        except Exception as exc:
-            return SkipError(BAD_METADATA, f"embedded XMP: {type(exc).__name__}: {exc}")
+        """What the embedded XMP says, or None when there is none."""
+        place = self.metadata.embedded
+        return place.result if place is not None else None
 
     @cached_property
     def deciding(self) -> DevelopSettings | SkipError:
         """The first source with develop settings, or that cannot be read safely."""
-        for found in self.sidecars:
-            if isinstance(found, SkipError) or found.has_settings:
-                return found
-        emb = self.embedded
-        if isinstance(emb, SkipError) or (emb is not None and emb.has_settings):
-            return emb
+        place = self.metadata.deciding
+        if place is not None:
+            return place.result
         names = ", ".join(s.path.name for s in self.job.sidecars)
         where = f"sidecar {names} or embedded XMP" if names else "sidecar or embedded XMP"
         return SkipError(NO_METADATA, f"no develop settings in a {where}")
 
-    @cached_property
+    @property
     def xmp_orientation(self) -> int | None:
         """tiff:Orientation of the first sidecar that records one, else the embedded XMP's."""
-        for found in self.sidecars:
-            if (
-                isinstance(found, DevelopSettings)
-                and found.origin == ORIGIN_SIDECAR
-                and _valid_orientation(found.orientation)
-            ):
-                return found.orientation
-        emb = self.embedded
-        if isinstance(emb, DevelopSettings) and _valid_orientation(emb.orientation):
-            return emb.orientation
-        return None
+        return self.metadata.xmp_orientation
 
     def orientation(self, settings: DevelopSettings, stored: imaging.StoredImage) -> int:
         """The display orientation of a sample decided by ``settings``.
@@ -553,12 +526,8 @@ def _process(photo: _Photo, config: ScanConfig, entry: Entry) -> None:
 
 
 def _read_sidecar(path: Path) -> Sidecar:
-    try:
-        return Sidecar(path, xmp.read_capped(path, MAX_SIDECAR_BYTES))
-    except SkipError:
-        return Sidecar(path, None, (BAD_METADATA, f"larger than {MAX_SIDECAR_BYTES} bytes"))
-    except OSError as exc:
-        return Sidecar(path, None, (UNREADABLE, f"cannot read sidecar: {exc.strerror or exc}"))
+    read = read_sidecar_bytes(path, MAX_SIDECAR_BYTES)
+    return Sidecar(path, read.packet, read.error)
 
 
 def load_photo(path: Path, size: int, orientation: int | None = None) -> imaging.DisplayImage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import re
 import struct
 import zlib
 
@@ -13,23 +14,37 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cropperhead.geometry import (
+    MIRRORED,
+    ORIENTATIONS,
     Crop,
     CropFrame,
+    crop_display_to_stored,
     crop_is_inside,
+    crop_stored_to_display,
     crop_to_corners,
     crop_to_frame,
+    display_size,
     frame_to_crop,
     largest_crop,
 )
 from cropperhead.metadata.darktable import (
+    CROPPERHEAD_NS,
     AshiftParams,
     ClippingParams,
     CropParams,
     FlipParams,
+    crop_to_darktable_params,
+    darktable_orientation,
+    decode_module_params,
     decode_params,
+    encode_module_params,
+    encode_params,
     is_darktable_xmp,
+    is_developed,
+    merge_crop_into_darktable,
     read_darktable_history,
     read_darktable_settings,
+    written_by_cropperhead,
 )
 from cropperhead.metadata.types import (
     BAD_METADATA,
@@ -754,3 +769,217 @@ def test_custom_order_keeps_missing_modules_in_place():
     order = read_darktable_history(packet([], extra=extra)).pipe_order()
     assert order.index("crop") < order.index("ashift") < order.index("flip")
     assert order.index("flip") < order.index("clipping")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+#: A stored frame that is not 3:2, so that turned crops depend on the aspect.
+SW, SH = 400, 250
+
+
+def developed(entries=None, *, history_end=None, auto="1", extra=""):
+    """A developed darktable sidecar (auto presets applied, applied entries)."""
+    entries = (
+        entries
+        if entries is not None
+        else [li(0, "colorin", "00", 7), li(1, "flip", flip_p(-1), 2)]
+    )
+    end = len(entries) if history_end is None else history_end
+    return packet(
+        entries, history_end=end, extra=f' darktable:auto_presets_applied="{auto}"{extra}'
+    )
+
+
+def turned(angle, w=SW, h=SH, centre=(0.52, 0.47)):
+    full = largest_crop(w, h, 1.3, angle, (centre[0] * w, centre[1] * h))
+    a = full.as_array()
+    mid = (a[:2] + a[2:4]) / 2
+    lt, rb = mid + 0.8 * (a[:2] - mid), mid + 0.8 * (a[2:4] - mid)
+    return Crop(lt[0], lt[1], rb[0], rb[1], angle)
+
+
+def assert_same(got, want, tol=1e-5):
+    assert got is not None
+    assert max(abs(a - b) for a, b in zip(got.as_array(), want.as_array(), strict=True)) < tol
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+@pytest.mark.parametrize("angle", [0.0, 3.5, -12.0, 44.0])
+def test_encode_decode_round_trip(orientation, angle):
+    """decode(encode(crop)) == crop, display frame, all orientations, turned crops."""
+    dw, dh = display_size(SW, SH, orientation)
+    crop = turned(angle, dw, dh)
+    stored = crop_display_to_stored(crop, SW, SH, orientation)
+    merged = merge_crop_into_darktable(developed(), stored, (SW, SH), orientation)
+    settings = read_darktable_settings(merged, image_size=(SW, SH), orientation=orientation)
+    assert settings.crop_frame == "display"
+    assert_same(settings.crop, crop)
+    ashift, box = crop_to_darktable_params(crop, (SW, SH), orientation)
+    assert (ashift is None) == (angle == 0)
+    if ashift is not None:  # the stored-frame angle: mirrored orientations negate it
+        assert ashift.rotation == pytest.approx(-angle if orientation in MIRRORED else angle)
+        assert (ashift.cropmode, ashift.cl, ashift.cr, ashift.ct, ashift.cb) == (0, 0, 1, 0, 1)
+        assert not ashift.has_perspective
+    assert (box.ratio_n, box.ratio_d) == (0, 0)
+
+
+def test_encoded_params_decode_to_themselves():
+    ashift, box = crop_to_darktable_params(turned(5.0), (SW, SH), 1)
+    for params in (ashift, box):
+        op, version, blob = encode_module_params(params)
+        back = decode_params(encode_params(blob))
+        decoded = decode_module_params(op, version, back)
+        assert type(decoded) is type(params)
+        for a, b in zip(decoded.__dict__.values(), params.__dict__.values(), strict=True):
+            assert a == pytest.approx(b, abs=1e-6)
+    assert encode_params(b"\x00" * 24) == "00" * 24
+    assert encode_params(b"\x00" * 892).startswith("gz")
+
+
+def test_append_keeps_every_other_byte_and_moves_history_end():
+    base = developed()
+    merged = merge_crop_into_darktable(
+        base, crop_display_to_stored(turned(4.0), SW, SH, 1), (SW, SH), 1
+    )
+    history = read_darktable_history(merged)
+    assert [e.operation for e in history.entries] == ["colorin", "flip", "ashift", "crop"]
+    assert [e.num for e in history.entries] == [0, 1, 2, 3]
+    assert history.history_end == 4
+    assert [e.modversion for e in history.entries[2:]] == [5, 1]
+    # Removing what was inserted gives the original back, byte for byte.
+    seq_end = merged.index(b"</rdf:Seq>")
+    first_new = merged.index(b'<rdf:li darktable:num="2"')
+    stripped = merged[:first_new].rstrip(b" ") + merged[seq_end:]
+    stripped = stripped.replace(b'history_end="4"', b'history_end="2"')
+    stripped = re.sub(
+        rb' xmlns:cropperhead="[^"]*" cropperhead:SidecarDigest="[0-9a-f]{64}"', b"", stripped
+    )
+    assert stripped == base
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["multiple-modules.xmp", "overlay-modules-before-after.xmp", "highlight-opposed.xmp",
+     "orientation-minus-90.xmp"],
+)  # fmt: skip
+def test_merge_into_real_darktable_sidecars(shared_fixtures, name):
+    original = fixture(shared_fixtures, name)
+    crop = turned(-6.0, W, H)
+    stored = crop_display_to_stored(crop, W, H, 1)
+    merged = merge_crop_into_darktable(original, stored, (W, H), 1)
+    before, after = read_darktable_history(original), read_darktable_history(merged)
+    assert after.entries[: len(before.entries)] == before.entries  # every old step kept
+    assert after.history_end == len(after.entries)
+    assert {k: v for k, v in after.attributes.items() if k != "history_end"} == {
+        k: v for k, v in before.attributes.items() if k != "history_end"
+    }
+    # The old text is still there piece by piece: only insertions and history_end.
+    old_end = f'darktable:history_end="{before.history_end}"'.encode()
+    assert merged.count(old_end) == 0
+    head = original[: original.index(old_end)]
+    assert merged.startswith(head)
+    tail = original[original.rindex(b"</rdf:Seq>") :]
+    assert merged.endswith(tail)
+    shown_with = darktable_orientation(merged, 1)
+    want = crop_stored_to_display(stored, W, H, shown_with)
+    settings = read_darktable_settings(merged, image_size=(W, H), orientation=1)
+    assert_same(settings.crop, want, 1e-4)
+    # Other crop-bearing instances are switched off, never removed.
+    new = after.entries[len(before.entries) :]
+    assert all(e.operation in ("clipping", "ashift", "crop") for e in new)
+    assert all(not e.enabled for e in new if e.operation == "clipping")
+    assert written_by_cropperhead(merged)
+    assert not written_by_cropperhead(original)
+
+
+def test_user_orientation_is_followed(shared_fixtures):
+    """orientation-minus-90: the user turned the photo in darktable (flip 6 = EXIF 8)."""
+    original = fixture(shared_fixtures, "orientation-minus-90.xmp")
+    assert darktable_orientation(original, 1) == 8
+    stored = crop_display_to_stored(turned(3.0), W, H, 1)
+    merged = merge_crop_into_darktable(original, stored, (W, H), 1)
+    settings = read_darktable_settings(merged, image_size=(W, H), orientation=1)
+    assert_same(settings.crop, crop_stored_to_display(stored, W, H, 8), 1e-4)
+
+
+def test_perspective_corrections_are_not_overwritten(shared_fixtures):
+    stored = Crop(0.1, 0.1, 0.9, 0.9, 0.0)
+    for name in ("almost-all.xmp", "croprotate-keystone.xmp"):
+        with pytest.raises(ValueError, match="perspective"):
+            merge_crop_into_darktable(fixture(shared_fixtures, name), stored, (W, H), 1)
+
+
+def test_an_unturned_crop_switches_a_rotation_off():
+    base = developed([li(0, "flip", flip_p(-1), 2), li(1, "ashift", ashift_p(5.0), 5)])
+    merged = merge_crop_into_darktable(base, Crop(0.1, 0.2, 0.8, 0.9, 0), (SW, SH), 1)
+    history = read_darktable_history(merged)
+    assert [(e.operation, e.enabled) for e in history.entries[2:]] == [
+        ("ashift", False),
+        ("crop", True),
+    ]
+    assert history.entries[2].params_text == history.entries[1].params_text
+    settings = read_darktable_settings(merged, image_size=(SW, SH), orientation=1)
+    assert_same(settings.crop, Crop(0.1, 0.2, 0.8, 0.9, 0), 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "message"),
+    [
+        (developed(auto="0"), "not developed"),
+        (developed(history_end=0), "not developed"),
+        (developed([]), "not developed"),
+        (packet([li(0, "flip", flip_p(-1), 2)]), "not developed"),
+        (developed(history_end=1), "undone"),
+        (developed([li(0, "flip", flip_p(-1), 2), li(5, "colorin", "00", 7)]), "numbered"),
+        (developed().replace(b'xmp_version="5"', b'xmp_version="3"'), "xmp_version"),
+        (developed(extra=' darktable:iop_order_list="flip,0,colorin,0"'), "custom module order"),
+        (b"<x:xmpmeta><rdf:RDF>broken", "cannot be edited"),
+    ],
+)  # fmt: skip
+def test_refused_histories(sidecar, message):
+    with pytest.raises(ValueError, match=message):
+        merge_crop_into_darktable(sidecar, Crop(0.1, 0.1, 0.9, 0.9, 2.0), (SW, SH), 1)
+
+
+def test_element_form_entries_are_not_edited():
+    entries = [li(0, "colorin", "00", 7), li(1, "flip", flip_p(-1), 2)]
+    base = packet(
+        entries, history_end=2, form="element", extra=' darktable:auto_presets_applied="1"'
+    )
+    with pytest.raises(ValueError, match="element form"):
+        merge_crop_into_darktable(base, Crop(0.1, 0.1, 0.9, 0.9, 0), (SW, SH), 1)
+
+
+def test_an_unknown_entry_field_is_refused():
+    entries = [li(0, "flip", flip_p(-1), 2) | {"iop_order": "3.5"}]
+    with pytest.raises(ValueError, match="iop_order"):
+        merge_crop_into_darktable(developed(entries), Crop(0.1, 0.1, 0.9, 0.9, 0), (SW, SH), 1)
+
+
+def test_a_box_darktable_would_clamp_is_refused():
+    with pytest.raises(ValueError, match="clamp"):
+        merge_crop_into_darktable(developed(), Crop(0.92, 0.1, 0.99, 0.9, 0), (SW, SH), 1)
+
+
+def test_automatic_orientation_needs_the_exif_one():
+    with pytest.raises(ValueError, match="EXIF orientation"):
+        merge_crop_into_darktable(developed(), Crop(0.1, 0.1, 0.9, 0.9, 0), (SW, SH), None)
+
+
+def test_is_developed_rule():
+    assert is_developed(developed())
+    assert not is_developed(developed(auto="0"))
+    assert not is_developed(developed(history_end=0))
+    assert not is_developed(b"not xml")
+
+
+def test_the_marker_breaks_when_anyone_else_saves_the_file():
+    merged = merge_crop_into_darktable(developed(), Crop(0.1, 0.1, 0.9, 0.9, 1.0), (SW, SH), 1)
+    assert CROPPERHEAD_NS.encode() in merged
+    assert written_by_cropperhead(merged)
+    assert not written_by_cropperhead(merged.replace(b'xmp_version="5"', b'xmp_version="5" '))
+    # Writing again replaces the marker's value (one marker, still matching).
+    again = merge_crop_into_darktable(merged, Crop(0.2, 0.1, 0.9, 0.9, 0.0), (SW, SH), 1)
+    assert again.count(b"cropperhead:SidecarDigest") == 1
+    assert written_by_cropperhead(again)

@@ -1031,3 +1031,155 @@ def test_a_fifo_sidecar_is_refused_at_once(tmp_path):
         read_sidecar(fifo)
     assert info.value.reason == UNREADABLE
     assert "FIFO" in info.value.detail
+
+
+# --------------------------------------------------------------------------- the photo's frame
+
+TIFF = "http://ns.adobe.com/tiff/1.0/"
+FRAME_NAMES = ("ImageWidth", "ImageLength", "Orientation")
+_FRAME_TEXT_RE = re.compile(
+    rb'\s+(?:xmlns:tiff="http://ns.adobe.com/tiff/1.0/"|tiff:(?:ImageWidth|ImageLength|Orientation)="[0-9]+")'
+)
+
+
+def _tiff(packet: bytes) -> dict[str, str | None]:
+    props = read_xmp_properties(packet)
+    return {name: props.get((TIFF, name)) for name in FRAME_NAMES}
+
+
+def test_a_new_packet_carries_the_stored_frame() -> None:
+    crop = Crop(0.1, 0.2, 0.8, 0.9, 3.0)
+    packet = merge_crop_into_xmp(None, crop, image_size=(6000, 4000), orientation=6)
+    assert _tiff(packet) == {"ImageWidth": "6000", "ImageLength": "4000", "Orientation": "6"}
+    got = settings_of(packet)
+    assert got.orientation == 6
+    assert crop_tuple(got.crop) == pytest.approx(crop_tuple(crop), abs=1e-6)
+    # Without the frame the packet is exactly what it always was.
+    assert b"tiff" not in merge_crop_into_xmp(None, crop)
+
+
+@pytest.mark.parametrize("name", MERGE_FIXTURES)
+def test_merge_adds_the_frame_only_where_absent(shared_fixtures: Path, name: str) -> None:
+    before = (shared_fixtures / name).read_bytes()
+    had = _tiff(before)
+    size, orientation = (5472, 3648), 1
+    crop = Crop(0.123456, 0.05, 0.9, 0.95, -2.5)
+    after = merge_crop_into_xmp(before, crop, image_size=size, orientation=orientation)
+    conflicts = xmp.tiff_conflicts(before, size, orientation)
+    now = _tiff(after)
+    for i, key in enumerate(("ImageWidth", "ImageLength")):
+        if had[key] is not None or any("ImageWidth/ImageLength" in c for c in conflicts):
+            assert now[key] == had[key]  # the user's value stays, whatever it says
+        else:
+            assert now[key] == str(size[i])
+    assert now["Orientation"] == (had["Orientation"] or "1")
+    assert bool(conflicts) == any(
+        v is not None and v != w for v, w in zip(had.values(), ("5472", "3648", "1"), strict=True)
+    )
+    # Everything else as before: the other properties, and the bytes around the edits.
+    props_before, props_after = read_xmp_properties(before), read_xmp_properties(after)
+    for key in set(props_before) | set(props_after):
+        if (key[0] == CRS_NS and key[1] in CROP_NAMES) or (
+            key[0] == TIFF and key[1] in FRAME_NAMES
+        ):
+            continue
+        assert props_after.get(key) == props_before.get(key), key
+    if all(f"crs:{n}".encode() in before for n in CROP_NAMES):
+        strip = lambda p: _FRAME_TEXT_RE.sub(b"", _mask_crop_values(p))  # noqa: E731
+        assert strip(after) == strip(before)
+
+
+def test_frame_values_already_there_are_kept_and_conflicts_reported() -> None:
+    same = make_packet(
+        {"HasSettings": "True"}, extra_attrs=' tiff:ImageWidth="6020" tiff:ImageLength="4010"'
+    )
+    merged = merge_crop_into_xmp(same, Crop(0.1, 0.1, 0.9, 0.9, 0), image_size=(6000, 4000))
+    assert _tiff(merged)["ImageWidth"] == "6020"  # within 1%: the same frame, nothing to add
+    assert xmp.tiff_conflicts(same, (6000, 4000)) == []
+    half = make_packet({"HasSettings": "True"}, extra_attrs=' tiff:ImageWidth="6000"')
+    merged = merge_crop_into_xmp(half, Crop(0.1, 0.1, 0.9, 0.9, 0), image_size=(6000, 4000))
+    assert _tiff(merged)["ImageLength"] == "4000"  # the consistent pair is completed
+    other = make_packet(
+        {"HasSettings": "True"},
+        extra_attrs=' tiff:ImageWidth="4000" tiff:Orientation="8"',
+    )
+    merged = merge_crop_into_xmp(
+        other, Crop(0.1, 0.1, 0.9, 0.9, 0), image_size=(6000, 4000), orientation=6
+    )
+    assert _tiff(merged) == {"ImageWidth": "4000", "ImageLength": None, "Orientation": "8"}
+    lines = xmp.tiff_conflicts(other, (6000, 4000), 6)
+    assert len(lines) == 2
+    assert "4000 x ?" in lines[0]
+    assert "6000 x 4000" in lines[0]
+    assert "'8'" in lines[1]
+    assert xmp.tiff_conflicts(None, (6000, 4000), 6) == []
+    assert xmp.tiff_conflicts(b"<broken", (6000, 4000), 6) == []
+
+
+def test_frame_elements_count_as_present() -> None:
+    packet = make_packet(
+        {"HasSettings": "True"},
+        extra_body="\n   <tiff:ImageWidth>300</tiff:ImageWidth>"
+        "<tiff:ImageLength>200</tiff:ImageLength>",
+    )
+    merged = merge_crop_into_xmp(
+        packet, Crop(0.1, 0.1, 0.9, 0.9, 0), image_size=(300, 200), orientation=1
+    )
+    assert merged.count(b"ImageWidth") == 2  # start and end tag: not added again
+    assert _tiff(merged) == {"ImageWidth": "300", "ImageLength": "200", "Orientation": "1"}
+
+
+def test_the_frame_goes_to_the_description_with_tiff_properties() -> None:
+    two = make_packet({"RawFileName": "IMG_1.CR2"}, split=True, extra_attrs=' tiff:Make="Canon"')
+    merged = merge_crop_into_xmp(
+        two, Crop(0.1, 0.2, 0.8, 0.9, 0), image_size=(30, 20), orientation=3
+    )
+    second = merged.index(b"<rdf:Description", merged.index(b"<rdf:Description") + 1)
+    assert merged.index(b'tiff:ImageWidth="30"') < second < merged.index(b'crs:HasCrop="True"')
+    assert merged.count(b"xmlns:tiff=") == 1
+    # No tiff namespace in scope: declared where the crop goes.
+    bare = make_packet({"HasSettings": "True"}).replace(
+        b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" ', b""
+    )
+    merged = merge_crop_into_xmp(
+        bare, Crop(0.1, 0.2, 0.8, 0.9, 0), image_size=(30, 20), orientation=3
+    )
+    assert merged.count(b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/"') == 1
+    assert _tiff(merged) == {"ImageWidth": "30", "ImageLength": "20", "Orientation": "3"}
+
+
+@pytest.mark.parametrize(
+    ("size", "orientation"),
+    [((0, 10), None), ((10.5, 10), None), ((10,), None), (None, 9), (None, True), ("ab", None)],
+)
+def test_bad_frame_arguments(size, orientation) -> None:
+    with pytest.raises(ValueError, match="image_size|orientation"):
+        merge_crop_into_xmp(None, Crop(0, 0, 1, 1, 0), image_size=size, orientation=orientation)
+
+
+def test_write_sidecar_adds_the_frame(tmp_path: Path) -> None:
+    path = tmp_path / "IMG.xmp"
+    path.write_bytes(make_packet({"HasSettings": "True"}))
+    write_sidecar_crop(path, Crop(0.1, 0.1, 0.9, 0.9, 1.0), image_size=(64, 48), orientation=8)
+    assert _tiff(path.read_bytes()) == {"ImageWidth": "64", "ImageLength": "48", "Orientation": "8"}
+    # The same again changes nothing (no second backup).
+    assert (
+        write_sidecar_crop(path, Crop(0.1, 0.1, 0.9, 0.9, 1.0), image_size=(64, 48), orientation=8)
+        is None
+    )
+
+
+@pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed")
+def test_exiftool_reads_the_frame(tmp_path: Path) -> None:
+    path = tmp_path / "IMG.xmp"
+    path.write_bytes(
+        merge_crop_into_xmp(None, Crop(0.1, 0.1, 0.9, 0.9, 1.0), image_size=(64, 48), orientation=6)
+    )
+    out = subprocess.run(
+        [EXIFTOOL, "-j", "-n", "-XMP-tiff:all", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = json.loads(out.stdout)[0]
+    assert (got["ImageWidth"], got["ImageHeight"], got["Orientation"]) == (64, 48, 6)

@@ -14,10 +14,11 @@ from cropperhead.geometry import (
     largest_crop,
 )
 from cropperhead.metadata import xmp
-from cropperhead.metadata.xmp import CRS_NS, read_sidecar, read_xmp_properties
+from cropperhead.metadata.xmp import CRS_NS, TIFF_NS, read_sidecar, read_xmp_properties
 from cropperhead.predict.writeback import (
     ALREADY_APPLIED,
     BAD_METADATA,
+    DARKTABLE_HISTORY,
     KEPT,
     SIDECAR_CONFLICT,
     SKIPPED,
@@ -181,8 +182,13 @@ def test_overwrite_changes_only_the_crop_values(lightroom_pair):
         read_xmp_properties(sidecar.read_bytes()),
     )
     crop_keys = {(CRS_NS, n) for n in CROP_NAMES}
+    # The sidecar had no frame: the photo's (stored size, orientation) is added for darktable.
+    frame = {(TIFF_NS, "ImageWidth"): "14", (TIFF_NS, "ImageLength"): "10"}
+    frame[(TIFF_NS, "Orientation")] = "1"
+    assert not set(frame) & set(old_props)
+    assert {k: new_props[k] for k in frame} == frame
     assert {k: v for k, v in old_props.items() if k not in crop_keys} == {
-        k: v for k, v in new_props.items() if k not in crop_keys
+        k: v for k, v in new_props.items() if k not in crop_keys and k not in frame
     }
     assert result.backups == (sidecar.with_name("testimagedesc1.xmp.bak"),)
     assert result.backups[0].read_bytes() == old_sidecar
@@ -377,3 +383,185 @@ def test_write_back_touches_nothing_but_the_sidecar_and_its_backup(tmp_path):
     )
     assert_untouched(planted)
     assert set(tmp_path.iterdir()) - before == {tmp_path / "IMG_1.xmp", tmp_path / "IMG_1.xmp.bak"}
+
+
+# --------------------------------------------------------------------------- one model, one file
+
+
+def test_the_photos_frame_is_added_to_a_new_sidecar(tmp_path):
+    photo = write_photo(tmp_path / "f.jpg", (64, 96), 1, orientation=6)
+    result = write_crop(photo, TURNED, 96, 64, 6)
+    props = read_xmp_properties((tmp_path / "f.xmp").read_bytes())
+    assert {n: props[(TIFF_NS, n)] for n in ("ImageWidth", "ImageLength", "Orientation")} == {
+        "ImageWidth": "64",  # the stored frame, as Lightroom writes it
+        "ImageLength": "96",
+        "Orientation": "6",
+    }
+    assert result.detail == ""
+    assert made_by_cropperhead((tmp_path / "f.xmp").read_bytes())  # still a prediction
+
+
+def test_a_sidecar_that_states_another_frame_keeps_it_and_says_so(shared_fixtures, tmp_path):
+    photo = write_photo(tmp_path / "flat.jpg", (96, 64), 5)
+    sidecar = tmp_path / "flat.xmp"
+    shutil.copyfile(shared_fixtures / "xmp" / "canon_eos_6d.xmp", sidecar)  # 1224 x 816
+    result = write_crop(photo, TURNED, 96, 64, 1)
+    assert result.action == WRITTEN
+    assert "tiff:ImageWidth/ImageLength say 1224 x 816" in result.detail
+    assert "left as it is" in result.describe()
+    props = read_xmp_properties(sidecar.read_bytes())
+    assert props[(TIFF_NS, "ImageWidth")] == "1224"
+
+
+def test_a_dng_whose_crop_lives_in_its_name_sidecar_is_edited_in_place(tmp_path):
+    """The bug of issue 13: a second IMG.xmp appeared beside IMG.dng.xmp, saying otherwise."""
+    photo = tmp_path / "IMG_8.dng"
+    photo.write_bytes(b"not really a dng")
+    sidecar = tmp_path / "IMG_8.dng.xmp"
+    theirs = xmp.merge_crop_into_xmp(None, Crop(0.2, 0.2, 0.8, 0.8, 0)).replace(
+        b"CropperHead", b"Adobe XMP Core 7.0"
+    )
+    sidecar.write_bytes(theirs)
+    assert sidecar_targets(photo) == [sidecar]
+    kept = write_crop(photo, TURNED, 96, 64, 1)
+    assert (kept.action, kept.old_source) == (KEPT, sidecar)
+    result = write_crop(photo, TURNED, 96, 64, 1, overwrite=True)
+    assert result.action == WRITTEN
+    assert result.targets == (sidecar,)
+    assert not (tmp_path / "IMG_8.xmp").exists()
+    assert result.backups[0].read_bytes() == theirs
+    got = crop_stored_to_display(read_sidecar(sidecar).crop, 96, 64, 1)
+    np.testing.assert_allclose(got.as_array(), TURNED.as_array(), atol=2e-6)
+
+
+def _developed(**kw):
+    from tests.metadata.test_darktable import developed
+
+    return developed(**kw)
+
+
+@pytest.fixture
+def darktable_photo(tmp_path):
+    """A JPEG that darktable has developed (its own history in IMG.jpg.xmp), no crop yet."""
+    photo = write_photo(tmp_path / "IMG.jpg", (96, 64), 7, orientation=1)
+    sidecar = tmp_path / "IMG.jpg.xmp"
+    sidecar.write_bytes(_developed())
+    return photo, sidecar
+
+
+def _darktable_crop(sidecar, orientation=1):
+    from cropperhead.metadata.darktable import read_darktable_settings
+
+    settings = read_darktable_settings(
+        sidecar.read_bytes(), image_size=(96, 64), orientation=orientation
+    )
+    return settings.crop
+
+
+def test_a_darktable_history_gets_the_suggestion(darktable_photo):
+    from tests.helpers import assert_untouched, plant_user_files
+
+    photo, sidecar = darktable_photo
+    original = sidecar.read_bytes()
+    image = photo.read_bytes()
+    planted = plant_user_files(photo.parent / "around")
+    dry = write_crop(photo, TURNED, 96, 64, 1, dry_run=True)
+    assert dry.action == WOULD_WRITE
+    assert sidecar.read_bytes() == original
+    result = write_crop(photo, TURNED, 96, 64, 1)
+    assert result.action == WRITTEN, result.describe()
+    assert result.targets == (sidecar,)
+    assert result.backups == (photo.parent / "IMG.jpg.xmp.bak",)
+    assert result.backups[0].read_bytes() == original
+    np.testing.assert_allclose(_darktable_crop(sidecar).as_array(), TURNED.as_array(), atol=1e-5)
+    assert not (photo.parent / "IMG.xmp").exists()  # darktable would ignore it anyway
+    assert photo.read_bytes() == image
+    assert_untouched(planted)
+    assert sorted(p.name for p in photo.parent.iterdir() if p.is_file()) == [
+        "IMG.jpg",
+        "IMG.jpg.xmp",
+        "IMG.jpg.xmp.bak",
+    ]
+    # The same again: unchanged. Another suggestion: the earlier one was a prediction.
+    assert write_crop(photo, TURNED, 96, 64, 1).action == UNCHANGED
+    second = Crop(0.1, 0.15, 0.85, 0.9, -2.0)
+    assert write_crop(photo, second, 96, 64, 1).action == WRITTEN
+    np.testing.assert_allclose(_darktable_crop(sidecar).as_array(), second.as_array(), atol=1e-5)
+    assert (photo.parent / "IMG.jpg.xmp.bak.1").is_file()
+
+
+def test_the_photographers_darktable_crop_is_kept_like_the_scan_reads_it(darktable_photo):
+    """Scan and write-back ask the same model: the darktable crop the scan trains on is kept."""
+    from cropperhead.scan.pipeline import PhotoJob, ScanConfig, _Photo, _read_sidecar
+
+    photo, sidecar = darktable_photo
+    theirs = Crop(0.05, 0.1, 0.9, 0.95, 3.0)
+    stored = crop_to_xmp(theirs, 96, 64, 1)
+    from cropperhead.metadata.darktable import merge_crop_into_darktable
+
+    sidecar.write_bytes(merge_crop_into_darktable(sidecar.read_bytes(), stored, (96, 64), 1))
+    sidecar.write_bytes(sidecar.read_bytes().replace(b"\n", b"\r\n"))  # darktable saved it
+    before = sidecar.read_bytes()
+    job = PhotoJob(photo=photo, key="", sidecars=(_read_sidecar(sidecar),))
+    scanned = _Photo(job, ScanConfig(out=photo.parent)).deciding
+    assert scanned.origin == "darktable"
+    np.testing.assert_allclose(scanned.crop.as_array(), theirs.as_array(), atol=1e-4)
+    result = write_crop(photo, TURNED, 96, 64, 1)
+    assert (result.action, result.old_source) == (KEPT, sidecar)
+    np.testing.assert_allclose(result.old_crop.as_array(), theirs.as_array(), atol=1e-4)
+    assert "darktable" in result.detail
+    assert sidecar.read_bytes() == before
+    replaced = write_crop(photo, TURNED, 96, 64, 1, overwrite=True)
+    assert replaced.action == WRITTEN
+    np.testing.assert_allclose(_darktable_crop(sidecar).as_array(), TURNED.as_array(), atol=1e-5)
+
+
+def test_a_darktable_sidecar_not_developed_yet_leaves_the_crop_to_the_lightroom_one(tmp_path):
+    photo = write_photo(tmp_path / "IMG.jpg", (96, 64), 7, orientation=1)
+    sidecar = tmp_path / "IMG.jpg.xmp"
+    sidecar.write_bytes(_developed(auto="0"))
+    before = sidecar.read_bytes()
+    result = write_crop(photo, TURNED, 96, 64, 1)
+    assert result.action == WRITTEN
+    assert result.targets == (tmp_path / "IMG.xmp",)  # what darktable imports
+    refused = write_crop(photo, TURNED, 96, 64, 1, target="name", overwrite=True)
+    assert (refused.action, refused.reason) == (SKIPPED, DARKTABLE_HISTORY)
+    assert "not developed" in refused.detail
+    assert sidecar.read_bytes() == before
+
+
+def test_a_darktable_history_that_cannot_take_the_crop_is_left_alone(shared_fixtures, tmp_path):
+    photo = write_photo(tmp_path / "IMG.jpg", (96, 64), 7, orientation=1)
+    sidecar = tmp_path / "IMG.jpg.xmp"
+    shutil.copyfile(shared_fixtures / "darktable" / "almost-all.xmp", sidecar)  # perspective
+    before = sidecar.read_bytes()
+    result = write_crop(photo, TURNED, 96, 64, 1, overwrite=True)
+    assert (result.action, result.reason) == (SKIPPED, DARKTABLE_HISTORY)
+    assert "perspective" in result.detail
+    assert sidecar.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["IMG.jpg", "IMG.jpg.xmp"]
+
+
+def test_both_targets_get_each_their_editors_form(darktable_photo):
+    photo, sidecar = darktable_photo
+    result = write_crop(photo, TURNED, 96, 64, 1, target="both")
+    assert result.action == WRITTEN
+    assert result.targets == (photo.parent / "IMG.xmp", sidecar)
+    assert read_sidecar(photo.parent / "IMG.xmp").has_crop
+    np.testing.assert_allclose(_darktable_crop(sidecar).as_array(), TURNED.as_array(), atol=1e-5)
+
+
+def test_a_darktable_sidecar_link_out_of_the_folder_is_never_written(tmp_path):
+    from cropperhead.predict.writeback import SIDECAR_LINK
+
+    photos, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    photo = write_photo(photos / "IMG.jpg", (96, 64), 1)
+    other = elsewhere / "history.xmp"
+    other.write_bytes(_developed())
+    before = other.read_bytes()
+    (photos / "IMG.jpg.xmp").symlink_to(other)
+    result = write_crop(photo, TURNED, 96, 64, 1, overwrite=True)
+    assert (result.action, result.reason) == (SKIPPED, SIDECAR_LINK)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["history.xmp"]
