@@ -103,3 +103,57 @@ def _send(logger, picture: Image.Image, epoch: int, step: int) -> None:
             folder = Path(log_dir) / "val_pictures"
             folder.mkdir(parents=True, exist_ok=True)
             picture.save(folder / f"epoch_{epoch:03d}.png")
+
+
+class UsualCropCheck(pl.Callback):
+    """Compares the model with the photographer's usual crop every validation epoch.
+
+    Each epoch's line says how far the model is from the usual crop (the median of the
+    training crops). A model that still does not beat it after ``warn_after`` epochs
+    has learnt nothing about the photos yet; that is said once, plainly, with what to
+    try.
+
+    Args:
+        warn_after: epochs before the warning can come.
+    """
+
+    def __init__(self, warn_after: int = 5) -> None:
+        if warn_after < 1:
+            raise ValueError(f"warn_after must be at least 1, got {warn_after!r}")
+        self.warn_after = int(warn_after)
+        self.best_margin = -math.inf
+        self.warned = False
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Log the comparison; warn once when the model does not learn."""
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        if "val/iou" not in metrics or "val/iou_usual_crop" not in metrics:
+            return
+        model, usual = float(metrics["val/iou"]), float(metrics["val/iou_usual_crop"])
+        margin = model - usual
+        self.best_margin = max(self.best_margin, margin)
+        epoch = trainer.current_epoch + 1
+        angle = metrics.get("val/angle_mae")
+        log.info(
+            "epoch %d: val IoU %.3f, your usual crop %.3f (%+.3f)%s",
+            epoch,
+            model,
+            usual,
+            margin,
+            f", angle error {float(angle):.2f} deg" if angle is not None else "",
+        )
+        if self.warned or epoch < self.warn_after or self.best_margin > 0:
+            return
+        self.warned = True
+        log.warning(
+            "after %d epochs the model still does not beat your usual crop on validation "
+            "(IoU %.3f against %.3f): it has not learnt where you crop yet. Try more "
+            "epochs (trainer.max_epochs), a larger input (data.image_size=160), more "
+            "photos in the data set, or ImageNet weights (README: Train). If your crops "
+            "barely vary, the usual crop may be all there is to learn.",
+            epoch,
+            model,
+            usual,
+        )

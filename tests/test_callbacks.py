@@ -41,3 +41,48 @@ def test_grid_draws_both_crops_where_the_labels_say_on_zoomed_tiles():
 def test_grid_is_square_ish_and_capped():
     picture = render_validation_grid(_examples(20, 224), max_images=9)
     assert picture.size == (3 * 224 + 4 * 4, 3 * 224 + 4 * 4)
+
+
+def _epoch(callback, epoch, model, usual, sanity=False):
+    from types import SimpleNamespace
+
+    trainer = SimpleNamespace(
+        sanity_checking=sanity,
+        is_global_zero=True,
+        current_epoch=epoch,
+        callback_metrics={
+            "val/iou": torch.tensor(model),
+            "val/iou_usual_crop": torch.tensor(usual),
+            "val/angle_mae": torch.tensor(0.7),
+        },
+    )
+    callback.on_validation_epoch_end(trainer, None)
+
+
+def test_usual_crop_check_warns_once_when_the_model_does_not_learn(caplog):
+    from cropperhead.callbacks import UsualCropCheck
+
+    check = UsualCropCheck(warn_after=3)
+    with caplog.at_level("INFO", logger="cropperhead.callbacks"):
+        _epoch(check, 0, 0.9, 0.5, sanity=True)  # the sanity check does not count
+        for epoch in range(6):
+            _epoch(check, epoch, 0.60, 0.63)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "after 3 epochs the model still does not beat your usual crop" in warnings[0].message
+    assert "IoU 0.600 against 0.630" in warnings[0].message
+    lines = [r.message for r in caplog.records if r.levelname == "INFO"]
+    first = "epoch 1: val IoU 0.600, your usual crop 0.630 (-0.030), angle error 0.70 deg"
+    assert lines[0] == first
+    assert len(lines) == 6
+
+
+def test_usual_crop_check_is_quiet_once_the_model_has_beaten_it(caplog):
+    from cropperhead.callbacks import UsualCropCheck
+
+    check = UsualCropCheck(warn_after=2)
+    with caplog.at_level("INFO", logger="cropperhead.callbacks"):
+        _epoch(check, 0, 0.70, 0.63)
+        for epoch in range(1, 5):  # later epochs dip: it has learnt, no warning
+            _epoch(check, epoch, 0.62, 0.63)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

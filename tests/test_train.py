@@ -177,3 +177,31 @@ def test_an_output_folder_of_the_users_is_refused(cfg_train):
     with pytest.raises(TrainingError, match="not a training run's"):
         train(cfg_train)
     assert_untouched(planted)
+
+
+def test_the_centre_head_learns_the_photographers_habits(cfg_train, tiny_dataset):
+    """Uncropped photos turn on the crop-or-leave decision; the habit is kept in checkpoints."""
+    import json
+
+    from cropperhead.geometry.aspect import ASPECT_CLASSES
+
+    manifest = tiny_dataset / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for row in rows[::3]:  # a third of the photos left uncropped
+        row["crop"] = {"left": 0.0, "top": 0.0, "right": 1.0, "bottom": 1.0, "angle": 0.0}
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with open_dict(cfg_train):
+        cfg_train.model.head = "centre"
+        cfg_train.trainer.max_epochs = 2
+        cfg_train.test = False
+    metrics, objects = train(cfg_train)
+    assert "val/decision_acc" in metrics
+    assert "train/centre" in metrics
+    dm, model = objects["datamodule"], objects["model"]
+    assert dm.has_uncropped
+    assert bool(model.learns_decision)
+    assert model.aspect_allowed.tolist() == [c in dm.aspect_habit for c in ASPECT_CLASSES]
+    ckpt = Path(cfg_train.paths.output_dir) / "checkpoints" / "last.ckpt"
+    loaded = CropRegressor.load_from_checkpoint(ckpt)
+    assert bool(loaded.learns_decision)
+    assert torch.equal(loaded.aspect_allowed, model.aspect_allowed)

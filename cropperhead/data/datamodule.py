@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
@@ -23,6 +24,8 @@ from cropperhead.data.dataset import CropDataset, DatasetError, Sample, usual_cr
 from cropperhead.data.gpu import GpuAugment
 from cropperhead.data.manifest import check_dataset_root, read_usable_samples
 from cropperhead.data.transforms import CropAugment
+from cropperhead.geometry import Crop
+from cropperhead.geometry.aspect import aspect_class, habit
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,34 @@ def split_samples(
     return splits
 
 
+def is_uncropped(sample: Sample) -> bool:
+    """Whether the label is the full frame: a photo the photographer left as it was."""
+    full = Crop.full_frame().as_array()
+    return bool(np.allclose(sample.crop.as_array(), full, rtol=0, atol=1e-6))
+
+
+#: The turn of ``turn=auto`` for a photographer who straightens, degrees.
+AUTO_TURN_DEG = 3.0
+
+
+def straightens(samples: list[Sample], min_angle: float = 0.3, share: float = 0.25) -> bool:
+    """Whether the photographer turns their crops: ``share`` of them by ``min_angle`` or more."""
+    angles = [abs(s.crop.angle) for s in samples if not is_uncropped(s)]
+    return bool(angles) and sum(a >= min_angle for a in angles) >= share * len(angles)
+
+
+def crop_habits(samples: list[Sample]) -> tuple[dict[str, float], bool]:
+    """The photographer's aspect classes, and whether they leave some photos uncropped.
+
+    Returns:
+        ``(habit, has_uncropped)``: :func:`~cropperhead.geometry.aspect.habit` of the
+        cropped samples, and whether any sample is a full-frame (uncropped) one.
+    """
+    cropped = [s for s in samples if not is_uncropped(s)]
+    classes = [aspect_class(s.crop, s.width, s.height) for s in cropped]
+    return habit(classes), len(cropped) < len(samples)
+
+
 class CropDataModule(pl.LightningDataModule):
     """Train/val/test loaders over ``root/manifest.jsonl``.
 
@@ -99,6 +130,10 @@ class CropDataModule(pl.LightningDataModule):
         seed: split seed.
         cache: decode once into a memory-mapped uint8 cache in ``root`` (data/cache.py);
             batches are then normalised and augmented on the device (data/gpu.py).
+        zoom: largest zoom of the training augmentation (1: none; data/transforms.py).
+        turn: largest turn in degrees of the training augmentation (0: none), or
+            ``auto``: :data:`AUTO_TURN_DEG` when the photographer straightens (their
+            crops' angles follow the picture), else none.
     """
 
     def __init__(
@@ -117,6 +152,8 @@ class CropDataModule(pl.LightningDataModule):
         augment: str = "default",
         seed: int = 42,
         cache: bool = False,
+        zoom: float = 1.0,
+        turn: float | str = 0.0,
     ) -> None:
         super().__init__()
         if root:
@@ -152,7 +189,20 @@ class CropDataModule(pl.LightningDataModule):
         self.seed = seed
         self.splits: dict[str, list[Sample]] = {}
         self.usual_crop: tuple[float, ...] | None = None
+        #: The training split's aspect classes and their shares (geometry/aspect.py).
+        self.aspect_habit: dict[str, float] = {}
+        #: Whether the training split has photos the photographer left uncropped.
+        self.has_uncropped = False
         self.cache = bool(cache)
+        self.zoom = float(zoom)
+        self.turn = turn if str(turn) == "auto" else float(turn)
+        #: The turn used (``turn`` with ``auto`` decided by :meth:`setup`).
+        self.max_turn = 0.0 if self.turn == "auto" else float(self.turn)
+        if self.cache and (self.zoom > 1 or self.turn not in ("auto", 0.0)):
+            raise ValueError(
+                "data.zoom and data.turn work on the decoding path only: with "
+                "data.cache=true set data.zoom=1 and data.turn=0 (or auto)"
+            )
         # Built now so that a preset the cache cannot do is refused up front.
         self.gpu_augment = GpuAugment(augment) if self.cache else None
         self._cache_rows: dict[str, list[int]] = {}
@@ -174,6 +224,10 @@ class CropDataModule(pl.LightningDataModule):
         samples = read_usable_samples(self.root)
         self.splits = split_samples(samples, self.seed, self.val_fraction, self.test_fraction)
         self.usual_crop = usual_crop(self.splits["train"])
+        self.aspect_habit, self.has_uncropped = crop_habits(self.splits["train"])
+        if self.turn == "auto" and not self.cache:  # the cache path turns nothing
+            self.max_turn = AUTO_TURN_DEG if straightens(self.splits["train"]) else 0.0
+            log.info("training turns: up to %.1f deg", self.max_turn)
         if self.cache:
             self._letterbox_cache = build_cache(
                 self.root, self.image_size, self.num_workers, samples=samples
@@ -184,6 +238,14 @@ class CropDataModule(pl.LightningDataModule):
             self.root,
             *(len(self.splits[k]) for k in ("train", "val", "test")),
         )
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in self.aspect_habit.items() if v > 0)
+        left = sum(is_uncropped(s) for s in self.splits["train"])
+        log.info(
+            "the photographer's aspects: %s; %d of %d training photos left uncropped",
+            shares or "none",
+            left,
+            len(self.splits["train"]),
+        )
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         collate_fn = None
@@ -191,7 +253,11 @@ class CropDataModule(pl.LightningDataModule):
             dataset = CachedCropDataset(self._letterbox_cache, self._cache_rows[split])
             collate_fn = collate_cached
         else:
-            augment = CropAugment(self.augment) if train and self.augment != "none" else None
+            augment = (
+                CropAugment(self.augment, max_zoom=self.zoom, max_turn=self.max_turn)
+                if train and self.augment != "none"
+                else None
+            )
             dataset = CropDataset(self.splits[split], self.image_size, augment)
         sampler = None if train else _unrepeated_sampler(dataset)
         return DataLoader(

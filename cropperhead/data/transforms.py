@@ -11,13 +11,24 @@ alone. Letterboxing to the network's square input comes last and does not change
 label, which stays in fractions of the photo.
 
 Named presets (``data.augment``): ``none`` (evaluation), ``light`` (flip + colour),
-``default`` (flip + colour + blur/noise), ``strong`` (default + box-safe crops).
+``default`` (flip + colour + blur/noise), ``strong`` (default + box-safe crops of any
+aspect). Two more geometric steps go with any preset but ``none``:
+
+- *zoom* (``max_zoom`` > 1): a window of the photo's own aspect that holds the whole
+  crop becomes the photo, so the subject moves in the frame and a network cannot learn
+  a position by heart;
+- *turn* (``max_turn`` > 0 degrees): the photo turns by a small angle about its centre
+  (edges filled by reflection) and the crop turns with it, its angle changing by the
+  same amount, so a photographer who levels horizons gives many more angles to learn
+  from. Only label-exact for a photographer whose crop angle follows the picture.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import random
 from dataclasses import dataclass
 
 # albumentations asks PyPI for a newer version when imported: a network call (and a
@@ -33,6 +44,8 @@ from cropperhead.geometry import Crop, crop_is_inside, crop_to_corners  # noqa: 
 log = logging.getLogger(__name__)
 
 PRESETS = ("none", "light", "default", "strong")
+#: Probability of each of the zoom and the turn, when on.
+GEOMETRIC_P = 0.5
 #: ImageNet statistics (the backbones' pretraining).
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -56,6 +69,9 @@ class CropAugment:
         hflip_p: probability of a horizontal flip.
         safe_crop_p: probability of a box-safe random crop (``strong`` only).
         seed: seed of albumentations' random state (None: fresh entropy per process).
+        max_zoom: largest zoom factor (the window's side is at least ``1 / max_zoom`` of
+            the photo's); 1: no zoom.
+        max_turn: largest turn in degrees; 0: no turn.
     """
 
     def __init__(
@@ -64,10 +80,23 @@ class CropAugment:
         hflip_p: float = 0.5,
         safe_crop_p: float = 0.5,
         seed: int | None = None,
+        max_zoom: float = 1.0,
+        max_turn: float = 0.0,
     ):
         if preset not in PRESETS:
             raise ValueError(f"augment preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        if not max_zoom >= 1:
+            raise ValueError(f"max_zoom must be >= 1, got {max_zoom!r}")
+        if not 0 <= max_turn <= 15:
+            raise ValueError(f"max_turn must lie in [0, 15] degrees, got {max_turn!r}")
         self.preset = preset
+        on = preset != "none"
+        self.zoom_p = GEOMETRIC_P if on and max_zoom > 1 else 0.0
+        self.turn_p = GEOMETRIC_P if on and max_turn > 0 else 0.0
+        self.max_zoom = float(max_zoom)
+        self.max_turn = float(max_turn)
+        # Python's generator, which Lightning seeds per loader worker (seed_everything).
+        self._rng = random.Random(seed) if seed is not None else random
         geometric: list[A.BasicTransform] = []
         photometric: list[A.BasicTransform] = []
         if preset != "none":
@@ -109,11 +138,87 @@ class CropAugment:
         Returns:
             The augmented image, its crop, and the (unchanged) scale.
         """
+        if self.turn_p and self._random() < self.turn_p:
+            image, crop = self._turn(image, crop, scale)
+        if self.zoom_p and self._random() < self.zoom_p:
+            image, crop = self._zoom(image, crop, scale)
         if self.geometric is not None:
             image, crop = self._geometric(image, crop, scale)
         if self.photometric is not None:
             image = self.photometric(image=image)["image"]
         return image, crop, scale
+
+    def _random(self) -> float:
+        return self._rng.random()
+
+    def _turn(self, image: np.ndarray, crop: Crop, scale: PhotoScale) -> tuple[np.ndarray, Crop]:
+        """Turn the photo about its centre by up to ``max_turn`` degrees, and the crop with it.
+
+        The new crop's corners are the old ones under the same rotation (in display
+        pixels, so angles are true), and its angle is the old one plus the turn. A turn
+        that would take the crop (or the angle) out of bounds is not made.
+        """
+        h, w = image.shape[:2]
+        delta = (2 * self._random() - 1) * self.max_turn
+        if abs(crop.angle + delta) >= 44:
+            return image, crop
+        # cv2 turns counter-clockwise for a positive angle (y down); the crop's angle is
+        # clockwise-positive, so the picture turns by -delta to add delta to the angle.
+        matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), -delta, 1.0)
+        turned = cv2.warpAffine(
+            image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        )
+        width_px, height_px = w * scale.x, h * scale.y
+        corners = crop_to_corners(crop, width_px, height_px) / (scale.x, scale.y) - 0.5
+        moved = corners @ matrix[:, :2].T + matrix[:, 2]
+        moved = (moved + 0.5) * (scale.x, scale.y)
+        tl, br = moved[0], moved[2]
+        try:
+            new = Crop(
+                tl[0] / width_px,
+                tl[1] / height_px,
+                br[0] / width_px,
+                br[1] / height_px,
+                crop.angle + delta,
+            )
+        except ValueError:
+            return image, crop
+        if not crop_is_inside(new, width_px, height_px, tol_px=1e-3):
+            return image, crop
+        return turned, new
+
+    def _zoom(self, image: np.ndarray, crop: Crop, scale: PhotoScale) -> tuple[np.ndarray, Crop]:
+        """A window of the photo's aspect that holds the whole crop, as the new photo.
+
+        The crop moves with the pixels (a shift, exact), its angle stays; when no window
+        smaller than the photo holds the crop, the photo stays as it is.
+        """
+        h, w = image.shape[:2]
+        corners = crop_to_corners(crop, w * scale.x, h * scale.y) / (scale.x, scale.y)
+        lo, hi = corners.min(0), corners.max(0)
+        need = max((hi[0] - lo[0]) / w, (hi[1] - lo[1]) / h)
+        smallest = max(1 / self.max_zoom, need)
+        if smallest >= 1:
+            return image, crop
+        side = smallest + (1 - smallest) * self._random()
+        nw, nh = int(round(side * w)), int(round(side * h))
+        # Whole pixels: the window starts left of the crop and ends right of it.
+        x_lo, x_hi = max(0, math.ceil(hi[0] - nw)), min(int(math.floor(lo[0])), w - nw)
+        y_lo, y_hi = max(0, math.ceil(hi[1] - nh)), min(int(math.floor(lo[1])), h - nh)
+        if x_lo > x_hi or y_lo > y_hi or nw < 2 or nh < 2:
+            return image, crop
+        x0 = x_lo + int(self._random() * (x_hi - x_lo + 1))
+        y0 = y_lo + int(self._random() * (y_hi - y_lo + 1))
+        x0, y0 = min(x0, x_hi), min(y0, y_hi)
+        window = np.ascontiguousarray(image[y0 : y0 + nh, x0 : x0 + nw])
+        tl, br = corners[0] - (x0, y0), corners[2] - (x0, y0)
+        try:
+            moved = Crop(tl[0] / nw, tl[1] / nh, br[0] / nw, br[1] / nh, crop.angle)
+        except ValueError:
+            return image, crop
+        if not crop_is_inside(moved, nw * scale.x, nh * scale.y, tol_px=1e-3):
+            return image, crop
+        return window, moved
 
     def _geometric(
         self, image: np.ndarray, crop: Crop, scale: PhotoScale

@@ -236,3 +236,43 @@ def boundary_displacement_error(a: Tensor, b: Tensor) -> Tensor:
 def angle_error_deg(a: Tensor, b: Tensor) -> Tensor:
     """``[N]`` absolute angle difference in degrees."""
     return (a[:, 4] - b[:, 4]).abs()
+
+
+def crop_aspect_class(
+    crops: Tensor, aspect: Tensor, allowed: Tensor | None = None, tolerance: float = 0.01
+) -> Tensor:
+    """The aspect class index of each crop (:mod:`cropperhead.geometry.aspect`), batched.
+
+    Args:
+        crops: ``[N, 5]`` display-frame crops.
+        aspect: ``[N]`` photo width / height.
+        allowed: ``[K]`` bool, the classes of the photographer's habit; a crop of another
+            class counts as ``free`` (index 0). None: all.
+        tolerance: relative aspect difference that still counts as the same ratio.
+
+    Returns:
+        ``[N]`` int64 indices into :data:`~cropperhead.geometry.aspect.ASPECT_CLASSES`.
+    """
+    from cropperhead.geometry.aspect import ASPECT_CLASSES, ORIGINAL, RATIOS
+
+    frame = crop_to_frame(crops.double(), aspect.double(), 1.0)
+    crop_aspect = (frame[:, 2] / frame[:, 3]).abs().clamp_min(_EPS)
+    log_tol = math.log1p(tolerance)
+    long_short = torch.maximum(crop_aspect, 1 / crop_aspect)
+    index = torch.zeros_like(crops[:, 0], dtype=torch.int64)
+    # Named ratios first, then ``original``, which wins where both match.
+    for i, name in enumerate(ASPECT_CLASSES):
+        if name in RATIOS:
+            hit = (torch.log(long_short / RATIOS[name])).abs() <= log_tol
+            index = torch.where(hit, torch.full_like(index, i), index)
+    original = (torch.log(crop_aspect / aspect.double())).abs() <= log_tol
+    index = torch.where(original, torch.full_like(index, ASPECT_CLASSES.index(ORIGINAL)), index)
+    if allowed is not None:
+        index = torch.where(allowed.to(index.device)[index], index, torch.zeros_like(index))
+    return index
+
+
+def is_full_frame(crops: Tensor, tolerance: float = 1e-6) -> Tensor:
+    """``[N]`` bool: the crop is the whole photo, unturned (a photo left uncropped)."""
+    full = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0], dtype=crops.dtype, device=crops.device)
+    return ((crops - full).abs() <= tolerance).all(-1)

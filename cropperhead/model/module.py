@@ -15,14 +15,17 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from cropperhead.geometry.aspect import ASPECT_CLASSES
 from cropperhead.geometry.boxes import (
     angle_error_deg,
     boundary_displacement_error,
+    crop_aspect_class,
     crop_iou_family,
+    is_full_frame,
 )
 from cropperhead.losses import CropLoss
 from cropperhead.model.backbones import build_backbone
-from cropperhead.model.heads import CropHead
+from cropperhead.model.heads import CentreHead, CropHead, inference_columns
 
 #: Full frame, unturned: the "no crop" baseline.
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0, 0.0)
@@ -73,6 +76,13 @@ class CropRegressor(pl.LightningModule):
         scheduler: ``{"name": "cosine"|"constant", "warmup_epochs": float, "min_lr_ratio"}``.
         channels_last: use the channels-last memory format (faster convolutions on GPUs).
         compile: wrap the network in ``torch.compile``.
+        head: ``centre`` (a heatmap of the crop's centre over the photo, plus the
+            photographer's aspect class, crop-or-leave and a quality score; see
+            model/heads.py ``CentreHead``) or ``grid`` (one regression from a pooled grid,
+            the head of CropperHead's first checkpoints).
+        head_width: channels of the centre head's feature pyramid.
+        orientation_bins: bins of the centre head's histogram of how the picture's lines
+            lean (model/heads.py ``OrientationHistogram``; 0: none).
     """
 
     def __init__(
@@ -88,11 +98,27 @@ class CropRegressor(pl.LightningModule):
         scheduler: dict[str, Any] | None = None,
         channels_last: bool = True,
         compile: bool = False,
+        head: str = "grid",
+        head_width: int = 64,
+        orientation_bins: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.backbone, channels = build_backbone(backbone, pretrained)
-        self.head = CropHead(channels, max_angle=max_angle, hidden=head_hidden, dropout=dropout)
+        if head == "centre":
+            self.head: nn.Module = CentreHead(
+                channels,
+                max_angle=max_angle,
+                width=head_width,
+                hidden=head_hidden,
+                dropout=dropout,
+                n_aspect_classes=len(ASPECT_CLASSES),
+                orientation_bins=orientation_bins,
+            )
+        elif head == "grid":
+            self.head = CropHead(channels, max_angle=max_angle, hidden=head_hidden, dropout=dropout)
+        else:
+            raise ValueError(f"model.head must be centre or grid, got {head!r}")
         self.criterion = CropLoss(**(loss or {}))
         self.optimizer_cfg = {
             "name": "adamw",
@@ -104,6 +130,11 @@ class CropRegressor(pl.LightningModule):
         # The training split's median crop: "my usual crop" baseline; set by on_fit_start
         # from the DataModule and saved in checkpoints.
         self.register_buffer("usual_crop", torch.tensor(FULL_FRAME))
+        # The photographer's aspect classes (the others are never predicted) and whether
+        # they leave photos uncropped (else every photo is predicted cropped); set by
+        # on_fit_start from the DataModule's training split, kept in checkpoints.
+        self.register_buffer("aspect_allowed", torch.ones(len(ASPECT_CLASSES), dtype=torch.bool))
+        self.register_buffer("learns_decision", torch.tensor(False))
         self.val_metrics = nn.ModuleDict(
             {k: CropMetrics() for k in ("model", "full_frame", "usual_crop")}
         )
@@ -126,6 +157,17 @@ class CropRegressor(pl.LightningModule):
             return self._compiled(images)
         return self.backbone(images)
 
+    def outputs(self, images: Tensor, aspect: Tensor) -> dict[str, Tensor]:
+        """Everything the head says about a batch (``crop`` and, for the centre head, more).
+
+        Args:
+            images: ``[B, 3, S, S]`` letterboxed photos, ImageNet-normalised.
+            aspect: ``[B]`` display width / height of each photo.
+        """
+        if isinstance(self.head, CentreHead):
+            return self.head(self._features(images), aspect, images)
+        return {"crop": self.head(self._features(images), aspect)}
+
     def forward(self, images: Tensor, aspect: Tensor) -> Tensor:
         """Predict crops.
 
@@ -136,18 +178,42 @@ class CropRegressor(pl.LightningModule):
         Returns:
             ``[B, 5]`` display-frame crop records, valid by construction.
         """
-        return self.head(self._features(images), aspect)
+        return self.outputs(images, aspect)["crop"]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Fill in what checkpoints of earlier versions do not hold (they still load)."""
+        state = checkpoint.get("state_dict", {})
+        for name in ("aspect_allowed", "learns_decision"):
+            state.setdefault(name, getattr(self, name).clone())
 
     def on_fit_start(self) -> None:
-        """Take the usual-crop baseline from the DataModule's training split."""
+        """Take the baseline and the photographer's habits from the training split."""
         datamodule = getattr(self.trainer, "datamodule", None)
         usual = getattr(datamodule, "usual_crop", None)
         if usual is not None:
             self.usual_crop.copy_(torch.as_tensor(usual, dtype=self.usual_crop.dtype))
+        habit = getattr(datamodule, "aspect_habit", None)
+        if habit:
+            allowed = torch.tensor([name in habit for name in ASPECT_CLASSES])
+            self.aspect_allowed.copy_(allowed)
+        self.learns_decision.fill_(bool(getattr(datamodule, "has_uncropped", False)))
 
-    def _shared_step(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Tensor]:
-        pred = self(batch["image"], batch["aspect"])
-        terms = self.criterion(pred, batch["crop"], batch["aspect"])
+    def _shared_step(
+        self, batch: dict[str, Tensor], stage: str
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        out = self.outputs(batch["image"], batch["aspect"])
+        pred, target, aspect = out["crop"], batch["crop"], batch["aspect"]
+        cropped = (~is_full_frame(target.float())).float()
+        terms = self.criterion(pred, target, aspect, weight=cropped)
+        if "heat" in out:
+            aspect_class = crop_aspect_class(target.float(), aspect.float(), self.aspect_allowed)
+            out["aspect_logits"] = self._mask_classes(out["aspect_logits"])
+            head = self.criterion.head_terms(
+                out, target, aspect, cropped, aspect_class, bool(self.learns_decision)
+            )
+            terms["loss"] = terms["loss"] + head.pop("head")
+            terms.update(head)
+            out["aspect_class"] = aspect_class
         n = len(batch["image"])
         on_step = stage == "train"
         for name, value in terms.items():
@@ -160,17 +226,41 @@ class CropRegressor(pl.LightningModule):
                 prog_bar=name == "loss" and stage == "train",
                 sync_dist=not on_step,
             )
-        return terms["loss"], pred
+        return terms["loss"], out
+
+    def _mask_classes(self, logits: Tensor) -> Tensor:
+        """Aspect-class logits with the classes outside the photographer's habit ruled out."""
+        return logits.masked_fill(~self.aspect_allowed.to(logits.device), -1e4)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """One optimisation step's loss."""
         loss, _ = self._shared_step(batch, "train")
         return loss
 
+    def effective_crops(self, out: dict[str, Tensor]) -> Tensor:
+        """The crops a user gets: the full frame where the photographer would not crop."""
+        pred = out["crop"]
+        if "crop_logit" not in out or not bool(self.learns_decision):
+            return pred
+        leave = torch.sigmoid(out["crop_logit"].float()) < 0.5
+        full = torch.tensor(FULL_FRAME, device=pred.device, dtype=pred.dtype).expand_as(pred)
+        return torch.where(leave.unsqueeze(1), full, pred)
+
     def _evaluate(self, batch: dict[str, Tensor], stage: str, metrics: nn.ModuleDict) -> Tensor:
-        _, pred = self._shared_step(batch, stage)
+        _, out = self._shared_step(batch, stage)
+        pred = self.effective_crops(out)
         target, aspect = batch["crop"], batch["aspect"]
         metrics["model"].update(pred, target, aspect)
+        if "aspect_logits" in out:
+            n = len(pred)
+            cropped = ~is_full_frame(target.float())
+            hit = (out["aspect_logits"].argmax(1) == out["aspect_class"]).float()
+            if cropped.any():
+                self.log(f"{stage}/aspect_acc", hit[cropped].mean(), batch_size=int(cropped.sum()))
+            if bool(self.learns_decision):
+                says_crop = torch.sigmoid(out["crop_logit"].float()) >= 0.5
+                right = (says_crop == cropped).float().mean()
+                self.log(f"{stage}/decision_acc", right, batch_size=n)
         metrics["full_frame"].update(
             torch.tensor(FULL_FRAME, device=pred.device).expand_as(target), target, aspect
         )
@@ -211,6 +301,17 @@ class CropRegressor(pl.LightningModule):
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """``[B, 5]`` display-frame crops for a batch of photos."""
         return self(batch["image"], batch["aspect"]).float()
+
+    def inference_outputs(self, out: dict[str, Tensor]) -> Tensor:
+        """The head's outputs as prediction hands them on: ``[B, 5 + E]``.
+
+        Columns: the crop (5); then, for the centre head, the probability of each aspect
+        class (:data:`~cropperhead.geometry.aspect.ASPECT_CLASSES`, those outside the
+        habit at 0), the probability that the photographer crops this photo (1 when the
+        training set had no uncropped photo) and the quality score (0..1). E is 0 for
+        the grid head.
+        """
+        return inference_columns(out, self.aspect_allowed, self.learns_decision)
 
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW (or Adam/SGD) without decay on norms and biases, warmup + cosine."""

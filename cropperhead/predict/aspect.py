@@ -1,14 +1,17 @@
 """Locked aspect ratios: snap a predicted crop to a ratio, as Lightroom's aspect lock does.
 
-``aspect=free`` keeps the model's crop. ``aspect=original`` locks to the photo's own
-ratio ``W':H'``; ``aspect=3:2`` (any ``W:H`` of positive numbers: ``2:3``, ``4:5``, ``1:1``,
-``16:9``, ``1.91:1`` ...) locks the *output picture* to that width-to-height ratio, taken
-literally: ``3:2`` is landscape and ``2:3`` portrait, whatever the photo's orientation.
+``aspect=auto`` (the default) snaps to the ratio the model predicts the photographer
+would choose (cropperhead/geometry/aspect.py), ``aspect=free`` keeps the model's crop.
+``aspect=original`` locks to the photo's own ratio ``W':H'``; ``aspect=3:2`` (any
+``W:H`` of positive numbers: ``2:3``, ``4:5``, ``1:1``, ``16:9``, ``1.91:1`` ...) locks
+the *output picture* to that width-to-height ratio, taken literally: ``3:2`` is
+landscape and ``2:3`` portrait, whatever the photo's orientation.
 
 Snapping keeps the crop's centre and angle and picks the size whose area is as close as
 possible to the predicted crop's area, capped by the largest crop of that ratio and
-angle that fits the photo around that centre (:func:`cropperhead.geometry.largest_crop`).
-All geometry is in display pixels (``W' x H'``), so ratios and angles are true ones.
+angle that fits the photo around that centre
+(:func:`cropperhead.geometry.largest_crop`). All geometry is in display pixels (``W' x
+H'``), so ratios and angles are true ones.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from cropperhead.geometry import Crop, CropFrame, crop_to_frame, frame_to_crop, largest_crop
 
 #: The ratios listed in the documentation (others of the form ``W:H`` work too).
-NAMED_ASPECTS = ("free", "original", "3:2", "2:3", "4:5", "5:4", "1:1", "16:9", "9:16")
+NAMED_ASPECTS = ("auto", "free", "original", "3:2", "2:3", "4:5", "5:4", "1:1", "16:9", "9:16")
 _RATIO_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*")
 
 
@@ -27,10 +30,11 @@ def parse_aspect(text: str | float | int | None) -> str | float | None:
     """Read an ``aspect=`` value.
 
     Args:
-        text: ``free`` (or None), ``original``, or ``W:H`` (``x`` and ``/`` also separate).
+        text: ``free`` (or None), ``original``, ``auto`` (the photographer's ratio as the
+            model predicts it), or ``W:H`` (``x`` and ``/`` also separate).
 
     Returns:
-        None for free, ``"original"``, or the ratio width / height as a float.
+        None for free, ``"original"``, ``"auto"``, or the ratio width / height as a float.
 
     Raises:
         ValueError: anything else, quoting the value.
@@ -40,15 +44,15 @@ def parse_aspect(text: str | float | int | None) -> str | float | None:
     value = str(text).strip().lower()
     if value in ("free", "none", ""):
         return None
-    if value == "original":
-        return "original"
+    if value in ("original", "auto"):
+        return value
     match = _RATIO_RE.fullmatch(value)
     if match is not None:
         width, height = float(match.group(1)), float(match.group(2))
         if width > 0 and height > 0:
             return width / height
     raise ValueError(
-        f"aspect must be free, original or W:H with positive numbers (e.g. 3:2), got {text!r}"
+        f"aspect must be auto, free, original or W:H with positive numbers (e.g. 3:2), got {text!r}"
     )
 
 

@@ -10,8 +10,11 @@ valid-by-construction parametrisation, so its output is the crop record itself:
   ``S``: aspect kept, centred, padded with the mean colour; normalised
   ``(x / 255 - mean) / std`` with the ImageNet statistics) and ``aspect`` ``[B]`` float32
   (display width / height of each photo);
-- output ``crops`` ``[B, 5]``: left, top, right, bottom (fractions of the display frame)
-  and the angle in degrees (Lightroom's sign), display frame;
+- output ``crops`` ``[B, 5 + E]``: left, top, right, bottom (fractions of the display
+  frame) and the angle in degrees (Lightroom's sign), display frame; then, for a model
+  with the centre head, the probability of each aspect class (the metadata's
+  ``aspect_classes``, in order), the probability that the photographer would crop the
+  photo at all and a quality score (E = len(aspect_classes) + 2; 0 otherwise);
 - the batch dimension ``B`` is dynamic.
 
 Metadata travels inside the file: the ONNX model's ``metadata_props`` and the TorchScript
@@ -119,7 +122,7 @@ def export_model(
     regressor = getattr(source, "regressor", None)
     if source.info.kind != "checkpoint" or regressor is None:
         raise ExportError(f"{ckpt_path} is already an exported {source.info.kind} model")
-    net = CropNet(regressor.backbone, regressor.head).eval()
+    net = CropNet.of(regressor).eval()
     meta = export_metadata(dict(regressor.hparams))
     size = source.info.image_size
     path = Path(out).expanduser() if out is not None else default_export_path(ckpt_path, fmt)
@@ -199,7 +202,7 @@ def _export_onnx(
         prop = props.get(key) or model.metadata_props.add()
         prop.key, prop.value = key, value
     model.producer_name = "cropperhead"
-    model.doc_string = "CropperHead crop model: (images [B,3,S,S], aspect [B]) -> crops [B,5]"
+    model.doc_string = "CropperHead crop model: (images [B,3,S,S], aspect [B]) -> crops [B,5+E]"
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
 

@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 EXPORT_FORMAT = "cropperhead-crop-model"
 #: Version of the exported model's contract (inputs, outputs, metadata). Bump on change;
 #: files with a newer version are refused as incompatible.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 #: Metadata key (ONNX ``metadata_props`` key, TorchScript extra file name).
 METADATA_KEY = "cropperhead.json"
 #: Lightning major version whose checkpoints this code reads.
@@ -70,6 +70,8 @@ class ModelInfo:
         std: per-channel standard deviation of the normalisation.
         hparams: the model's hyperparameters (primitives).
         version: the CropperHead version that wrote an exported file ("" for checkpoints).
+        aspect_classes: the aspect classes whose probabilities follow the crop in the
+            model's output (:meth:`CropNet.forward`); empty for a model without them.
     """
 
     path: Path
@@ -80,6 +82,12 @@ class ModelInfo:
     std: tuple[float, float, float] = STD
     hparams: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    aspect_classes: tuple[str, ...] = ()
+
+    @property
+    def extras(self) -> int:
+        """Columns after the crop: the class probabilities, p_crop and quality (or none)."""
+        return len(self.aspect_classes) + 2 if self.aspect_classes else 0
 
     def describe(self) -> str:
         """One line: kind, backbone and input size."""
@@ -109,9 +117,22 @@ def export_metadata(hparams: dict[str, Any]) -> dict[str, Any]:
             "the mean colour), normalised (x / 255 - mean) / std",
             "aspect": "[B] float32 display width / height of each photo",
         },
-        "outputs": {"crops": "[B, 5] left, top, right, bottom, angle_deg; display frame"},
+        "outputs": {
+            "crops": "[B, 5 + E] left, top, right, bottom, angle_deg (display frame); then, "
+            "when aspect_classes is not empty, the probability of each aspect class (in "
+            "that order), the probability that the photographer would crop the photo at "
+            "all, and a quality score in [0, 1] (E = len(aspect_classes) + 2)"
+        },
+        "aspect_classes": list(model_aspect_classes(hparams)),
         "hparams": _primitive(hparams),
     }
+
+
+def model_aspect_classes(hparams: dict[str, Any]) -> tuple[str, ...]:
+    """The aspect classes a CropRegressor with these hyperparameters outputs (or none)."""
+    from cropperhead.geometry.aspect import ASPECT_CLASSES
+
+    return ASPECT_CLASSES if hparams.get("head", "grid") == "centre" else ()
 
 
 def _primitive(value: Any) -> Any:
@@ -159,6 +180,7 @@ def info_from_metadata(path: Path, kind: str, text: str | bytes | None) -> Model
             std=tuple(float(v) for v in meta.get("std", STD)),
             hparams=dict(meta.get("hparams", {})),
             version=str(meta.get("cropperhead_version", "")),
+            aspect_classes=tuple(str(c) for c in meta.get("aspect_classes", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(f"{path}: incomplete CropperHead metadata ({exc})") from exc
@@ -188,7 +210,7 @@ def resolve_device(device: str | None) -> str:
 
 
 class CropModel:
-    """A loaded crop model: ``model(images, aspect) -> [B, 5]`` crops on the CPU.
+    """A loaded crop model: ``model(images, aspect) -> [B, 5 + E]`` on the CPU (CropNet).
 
     Attributes:
         info: what the model expects.
@@ -207,7 +229,8 @@ class CropModel:
             aspect: ``[B]`` float32 display width / height.
 
         Returns:
-            ``[B, 5]`` float32 display-frame crops, CPU.
+            ``[B, 5 + E]`` float32: display-frame crops, then ``info.extras`` columns
+            (:meth:`CropNet.forward`), CPU.
         """
         raise NotImplementedError
 
@@ -224,23 +247,54 @@ class CropModel:
 
 
 class CropNet(nn.Module):
-    """Backbone + head of a CropRegressor as a plain module: ``(images, aspect) -> crops``.
+    """Backbone + head of a CropRegressor as a plain module: ``(images, aspect) -> outputs``.
 
     This is what ``cropperhead export`` writes and what prediction runs; no Lightning.
 
     Args:
         backbone: the checkpoint's backbone (feature maps).
         head: the checkpoint's head (with its crop parametrisation).
+        aspect_allowed: the checkpoint's ``aspect_allowed`` buffer (centre head).
+        learns_decision: the checkpoint's ``learns_decision`` buffer (centre head).
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        aspect_allowed: Tensor | None = None,
+        learns_decision: Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
+        allowed = torch.ones(1, dtype=torch.bool) if aspect_allowed is None else aspect_allowed
+        learns = torch.tensor(False) if learns_decision is None else learns_decision
+        self.register_buffer("aspect_allowed", allowed.detach().clone())
+        self.register_buffer("learns_decision", learns.detach().clone())
+
+    @classmethod
+    def of(cls, regressor: nn.Module) -> CropNet:
+        """The network of a CropRegressor (shares its modules)."""
+        return cls(
+            regressor.backbone,
+            regressor.head,
+            getattr(regressor, "aspect_allowed", None),
+            getattr(regressor, "learns_decision", None),
+        )
 
     def forward(self, images: Tensor, aspect: Tensor) -> Tensor:
-        """``[B, 3, S, S]`` normalised images and ``[B]`` aspects -> ``[B, 5]`` crops."""
-        return self.head(self.backbone(images), aspect)
+        """``[B, 3, S, S]`` normalised images and ``[B]`` aspects -> ``[B, 5 + E]``.
+
+        The crop, then (centre head) the aspect-class probabilities, p_crop and quality:
+        model/heads.py ``inference_columns``.
+        """
+        from cropperhead.model.heads import CentreHead, inference_columns
+
+        if not isinstance(self.head, CentreHead):
+            return self.head(self.backbone(images), aspect)
+        out = self.head(self.backbone(images), aspect, images)
+        return inference_columns(out, self.aspect_allowed, self.learns_decision)
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:
@@ -272,7 +326,7 @@ def inference_net(regressor: nn.Module, image_size: int, channels_last: bool = T
     Folding saves about 15% of the CPU time of a ResNet. The folded copy is compared with
     the original on a random batch; beyond 1e-4 (never seen) the original is used.
     """
-    reference = CropNet(regressor.backbone, regressor.head).eval()
+    reference = CropNet.of(regressor).eval()
     folded = fold_batchnorm(copy.deepcopy(reference)).eval()
     if channels_last:
         folded = folded.to(memory_format=torch.channels_last)
@@ -461,6 +515,7 @@ def _load_checkpoint(path: Path, device: str) -> CropModel:
         image_size=int(model.hparams.image_size),
         backbone=str(model.hparams.backbone),
         hparams=dict(model.hparams),
+        aspect_classes=model_aspect_classes(dict(model.hparams)),
     )
     net = inference_net(model, info.image_size, bool(model.hparams.get("channels_last", True)))
     loaded = TorchCropModel(net, info, device)

@@ -34,6 +34,7 @@ off centre.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -84,6 +85,10 @@ class Prediction:
             display), as the scan chooses it.
         crop: the display-frame crop.
         confidence: IoU between the prediction and the mirrored prediction, or None.
+        aspect_probs: probability of each of the model's aspect classes
+            (``model.info.aspect_classes``), or None for a model without them.
+        p_crop: probability that the photographer would crop this photo at all, or None.
+        quality: the model's own estimate of how good the crop is (0..1), or None.
     """
 
     index: int
@@ -93,6 +98,9 @@ class Prediction:
     orientation: int
     crop: Crop
     confidence: float | None = None
+    aspect_probs: tuple[float, ...] | None = None
+    p_crop: float | None = None
+    quality: float | None = None
 
 
 @dataclass(frozen=True)
@@ -218,10 +226,19 @@ def _as_is(item: dict[str, Any]) -> dict[str, Any]:
 def _worker_init(_: int, parent_pid: int | None = None) -> None:
     # A killed predict.py (kill -9) must not leave its decoders waiting forever.
     exit_with_parent(parent_pid if parent_pid is not None else os.getppid())
+
+
+def _single_threaded_cv2() -> None:
+    """One OpenCV thread: the decoders are one process per core already.
+
+    Called in the parent before the workers fork. Changing OpenCV's thread pool inside a
+    forked worker deadlocks when the parent had already started that pool (its lock is
+    copied held), which hung predict in a process that had trained before.
+    """
     try:
         import cv2
 
-        cv2.setNumThreads(1)  # one process per core already
+        cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover - cv2 comes with albumentations
         pass
 
@@ -325,25 +342,27 @@ class Predictor:
         return (x - self._mean.to(x.device)) / self._std.to(x.device)
 
     def predict_canvases(self, canvases: Tensor, aspect: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Crops (and confidences) for letterboxed canvases.
+        """The model's outputs (and mirror agreements) for letterboxed canvases.
 
         Args:
             canvases: ``[B, S, S, 3]`` uint8.
             aspect: ``[B]`` display width / height.
 
         Returns:
-            ``([B, 5] float64 crops, [B] float64 confidences or None)``, CPU.
+            ``([B, 5 + E] float64 outputs, [B] float64 agreements or None)``, CPU: the
+            crops, then ``model.info.extras`` columns (models.py ``CropNet.forward``).
         """
         images = self.normalize(canvases)
         n = images.shape[0]
         if not self.confidence:
             return self.model(images, aspect).double(), None
         both = self.model(torch.cat([images, images.flip(-1)]), torch.cat([aspect, aspect]))
-        crops, mirrored = both[:n].double(), both[n:].double()
+        outputs, mirrored = both[:n].double(), both[n:, :5].double()
+        crops = outputs[:, :5]
         aspect64 = aspect.double()
         back = hflip_crops(mirrored, aspect64)
         agreement = rotated_iou(crops, back, aspect64, torch.ones_like(aspect64))
-        return crops, agreement.clamp(0, 1)
+        return outputs, agreement.clamp(0, 1)
 
     def workers(self, n_photos: int) -> int:
         """Decoding processes for ``n_photos`` photos."""
@@ -362,6 +381,7 @@ class Predictor:
         dataset = PhotoDataset(paths, self.image_size, self.decode_size, orientations)
         extra: dict[str, Any] = {}
         if workers:
+            _single_threaded_cv2()
             extra["worker_init_fn"] = functools.partial(_worker_init, parent_pid=os.getpid())
             extra["prefetch_factor"] = max(2, math.ceil(self.batch_size / workers) + 1)
         return DataLoader(
@@ -432,19 +452,28 @@ class Predictor:
         ]
         if batch["index"]:
             with self.model.limit_threads(threads):
-                crops, conf = self.predict_canvases(batch["canvas"], batch["aspect"])
+                outputs, conf = self.predict_canvases(batch["canvas"], batch["aspect"])
+            k = len(self.model.info.aspect_classes)
             for row, index in enumerate(batch["index"]):
-                results.append(
-                    self._record(
-                        paths[index],
-                        index,
-                        crops[row],
-                        None if conf is None else float(conf[row]),
-                        batch["width"][row],
-                        batch["height"][row],
-                        batch["orientation"][row],
-                    )
+                result = self._record(
+                    paths[index],
+                    index,
+                    outputs[row, :5],
+                    None if conf is None else float(conf[row]),
+                    batch["width"][row],
+                    batch["height"][row],
+                    batch["orientation"][row],
                 )
+                if k and isinstance(result, Prediction):
+                    extra = [float(v) for v in outputs[row, 5:]]
+                    if all(math.isfinite(v) for v in extra):
+                        result = dataclasses.replace(
+                            result,
+                            aspect_probs=tuple(extra[:k]),
+                            p_crop=min(max(extra[k], 0.0), 1.0),
+                            quality=min(max(extra[k + 1], 0.0), 1.0),
+                        )
+                results.append(result)
         results.sort(key=lambda r: r.index)
         for result in results:
             if isinstance(result, Skipped):

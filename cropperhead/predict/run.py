@@ -45,6 +45,7 @@ import csv
 import glob
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
 from cropperhead import files
 from cropperhead.geometry import Crop, crop_to_corners
+from cropperhead.geometry.aspect import class_aspect, crop_aspect
 from cropperhead.metadata.types import UNSUPPORTED
 from cropperhead.predict.aspect import parse_aspect, snap_crop_to_aspect
 from cropperhead.predict.errors import ModelLoadError, PredictError, PredictOutputError
@@ -78,6 +80,8 @@ if TYPE_CHECKING:  # torch and Lightning load on use: option errors come back at
 logger = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv")
+#: Below this probability that the photographer crops a photo, nothing is suggested.
+DEFAULT_CROP_THRESHOLD = 0.5
 #: The scan's default ``--size`` (``predictor.DEFAULT_DECODE_SIZE``).
 DEFAULT_DECODE_SIZE = 512
 #: Digits kept in the crop and corner values (as the scan's manifest).
@@ -94,7 +98,7 @@ class PredictOptions:
     inputs: list[str]
     output: Path
     format: str = "jsonl"
-    aspect: str = "free"
+    aspect: str = "auto"
     write_xmp: bool = False
     xmp_target: str = "auto"
     overwrite: bool = False
@@ -111,6 +115,7 @@ class PredictOptions:
     manifest: Path | None = None
     overwrite_output: bool = False
     orientations: Path | None = None
+    crop_threshold: float = DEFAULT_CROP_THRESHOLD
 
     @classmethod
     def from_config(cls, cfg: Any) -> PredictOptions:
@@ -173,7 +178,7 @@ class PredictOptions:
             inputs=[str(i) for i in inputs],
             output=Path(str(output)).expanduser() if output else Path(f"predictions.{fmt}"),
             format=fmt,
-            aspect=str(get("aspect", "free")),
+            aspect=str(get("aspect", "auto")),
             write_xmp=_flag(get("write_xmp", False), "write_xmp"),
             xmp_target=str(get("xmp_target", "auto")),
             overwrite=_flag(get("overwrite", False), "overwrite"),
@@ -190,6 +195,9 @@ class PredictOptions:
             manifest=path_or_none(get("manifest")),
             overwrite_output=_flag(get("overwrite_output", False), "overwrite_output"),
             orientations=path_or_none(get("orientations")),
+            crop_threshold=_fraction(
+                get("crop_threshold", DEFAULT_CROP_THRESHOLD), "crop_threshold"
+            ),
         )
 
     def check(self) -> None:
@@ -248,6 +256,17 @@ def _flag(value: Any, name: str) -> bool:
     if text in _FALSE:
         return False
     raise PredictError(f"{name} must be true or false, got {value!r}")
+
+
+def _fraction(value: Any, name: str) -> float:
+    """A number in [0, 1]; anything else is a one-line error."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if isinstance(value, bool) or not 0 <= number <= 1:
+        raise PredictError(f"{name} must be a number from 0 to 1, got {value!r}")
+    return number
 
 
 def _whole(value: Any, name: str) -> int | None:
@@ -387,14 +406,17 @@ def prediction_record(
     crop: Crop,
     aspect: str | None = None,
     writeback: WritebackResult | None = None,
+    crop_threshold: float = DEFAULT_CROP_THRESHOLD,
 ) -> dict[str, Any]:
     """One output line (docs/interfaces.md plus the extra keys of the module docstring).
 
     Args:
         pred: the model's prediction.
         crop: the crop to report (the prediction, or its aspect-locked version).
-        aspect: the ``aspect=`` value when locked, else None.
+        aspect: the ratio the crop was snapped to (``aspect=`` or the predicted class,
+            ``free`` included), else None.
         writeback: the XMP outcome when ``write_xmp``.
+        crop_threshold: below this ``p_crop`` the record says ``leave_uncropped``.
     """
     record: dict[str, Any] = {
         "source": str(pred.source),
@@ -405,8 +427,15 @@ def prediction_record(
         "orientation": pred.orientation,
         "lightroom": lightroom_values(crop, pred.width, pred.height, pred.orientation),
     }
-    if pred.confidence is not None:
-        record["confidence"] = round(float(pred.confidence), 6)
+    confidence = pred.quality if pred.quality is not None else pred.confidence
+    if confidence is not None:
+        record["confidence"] = round(float(confidence), 6)
+    if pred.quality is not None and pred.confidence is not None:
+        record["mirror_agreement"] = round(float(pred.confidence), 6)
+    if pred.p_crop is not None:
+        record["p_crop"] = round(float(pred.p_crop), 6)
+        if pred.p_crop < crop_threshold:
+            record["leave_uncropped"] = True
     if aspect is not None:
         record["aspect"] = aspect
         record["model_crop"] = crop_record(pred.crop)
@@ -430,8 +459,11 @@ def flat_record(record: dict[str, Any]) -> dict[str, Any]:
     row.update({k: record["crop"][k] for k in _CROP_KEYS})
     row.update(dict(zip(_CORNER_KEYS, [v for xy in record["corners"] for v in xy], strict=True)))
     row["orientation"] = record["orientation"]
-    if "confidence" in record:
-        row["confidence"] = record["confidence"]
+    for key in ("confidence", "mirror_agreement", "p_crop"):
+        if key in record:
+            row[key] = record[key]
+    if "p_crop" in record:
+        row["leave_uncropped"] = bool(record.get("leave_uncropped", False))
     if "model_crop" in record:
         row["aspect"] = record["aspect"]
         row.update({f"model_{k}": record["model_crop"][k] for k in _CROP_KEYS})
@@ -442,12 +474,23 @@ def flat_record(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def csv_columns(options: PredictOptions, confidence: bool) -> list[str]:
-    """The CSV header for these options (``confidence``: whether records carry it)."""
+def csv_columns(options: PredictOptions, confidence: bool, extras: bool = False) -> list[str]:
+    """The CSV header for these options.
+
+    Args:
+        options: the run's options.
+        confidence: whether records carry the mirror agreement.
+        extras: whether the model predicts aspect classes, p_crop and quality.
+    """
     columns = ["source", "width", "height", *_CROP_KEYS, *_CORNER_KEYS, "orientation"]
-    if confidence:
+    if confidence or extras:
         columns.append("confidence")
-    if parse_aspect(options.aspect) is not None:
+    if confidence and extras:
+        columns.append("mirror_agreement")
+    if extras:
+        columns += ["p_crop", "leave_uncropped"]
+    spec = parse_aspect(options.aspect)
+    if spec is not None and (spec != "auto" or extras):
         columns += ["aspect", *(f"model_{k}" for k in _CROP_KEYS)]
     if options.write_xmp:
         columns += ["xmp_action", "xmp_files", "xmp_detail"]
@@ -542,7 +585,8 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
     for skip in unsupported:
         logger.warning("skipped %s: %s (%s)", skip.source, skip.reason, skip.detail)
         summary.skipped[skip.reason] += 1
-    aspect_name = None if ratio_spec is None else str(options.aspect)
+    fixed_aspect = None if ratio_spec in (None, "auto") else str(options.aspect)
+    classes = model.info.aspect_classes
     start = time.perf_counter()
 
     def run(writer: RecordWriter) -> None:
@@ -552,9 +596,12 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
             if isinstance(result, Skipped):
                 summary.skipped[result.reason] += 1
                 continue
-            crop = _locked(result, ratio_spec)
+            crop, predicted_aspect = locked_crop(result, ratio_spec, classes)
+            leave = result.p_crop is not None and result.p_crop < options.crop_threshold
             wb = None
-            if options.write_xmp:
+            if options.write_xmp and leave:
+                summary.xmp["left uncropped (p_crop below crop_threshold)"] += 1
+            elif options.write_xmp:
                 wb = write_crop(
                     result.source,
                     crop,
@@ -571,7 +618,8 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
                     echo(wb.describe())
                 elif wb.action == WRITTEN:
                     logger.debug(wb.describe())
-            writer.write(prediction_record(result, crop, aspect_name, wb))
+            aspect_name = fixed_aspect or predicted_aspect
+            writer.write(prediction_record(result, crop, aspect_name, wb, options.crop_threshold))
             summary.predicted += 1
 
     try:
@@ -582,7 +630,7 @@ def predict_to_file(options: PredictOptions, echo: Callable[[str], None] = print
             options.output, "w", encoding="utf-8", errors="backslashreplace", newline=""
         ) as handle:
             writer = RecordWriter(
-                handle, options.format, csv_columns(options, predictor.confidence)
+                handle, options.format, csv_columns(options, predictor.confidence, bool(classes))
             )
             try:
                 run(writer)
@@ -659,11 +707,32 @@ def check_outputs(options: PredictOptions, photos: Sequence[Path]) -> None:
         raise PredictError(str(exc)) from exc
 
 
-def _locked(pred: Prediction, ratio_spec: str | float | None) -> Crop:
+def locked_crop(
+    pred: Prediction, ratio_spec: str | float | None, classes: Sequence[str] = ()
+) -> tuple[Crop, str | None]:
+    """The crop to suggest under ``aspect=``, and the name of the ratio it was snapped to.
+
+    ``auto`` snaps to the aspect class the model predicts for the photo (``free``: the
+    model's crop as it is; a model without classes: as ``free``, and no name).
+
+    Args:
+        pred: the prediction.
+        ratio_spec: :func:`~cropperhead.predict.aspect.parse_aspect` of ``aspect=``.
+        classes: the model's aspect classes (``model.info.aspect_classes``).
+    """
     if ratio_spec is None:
-        return pred.crop
-    ratio = pred.width / pred.height if ratio_spec == "original" else float(ratio_spec)
-    return snap_crop_to_aspect(pred.crop, pred.width, pred.height, ratio)
+        return pred.crop, None
+    w, h = pred.width, pred.height
+    if ratio_spec == "auto":
+        if pred.aspect_probs is None or not classes:
+            return pred.crop, None
+        name = classes[max(range(len(classes)), key=pred.aspect_probs.__getitem__)]
+        ratio = class_aspect(name, crop_aspect(pred.crop, w, h), w / h)
+        if ratio is None:
+            return pred.crop, name
+        return snap_crop_to_aspect(pred.crop, w, h, ratio), name
+    ratio = w / h if ratio_spec == "original" else float(ratio_spec)
+    return snap_crop_to_aspect(pred.crop, w, h, ratio), None
 
 
 def run_prediction(cfg: Any) -> PredictSummary:

@@ -163,3 +163,21 @@ def test_an_image_that_breaks_during_training_costs_a_warning(tmp_path, caplog):
         item = dataset[1]
     assert int(item["index"]) == 2
     assert "tiny_001.jpg" in caplog.text
+
+
+def test_the_photographers_habits_from_the_training_split():
+    from cropperhead.data.datamodule import crop_habits, straightens
+    from cropperhead.geometry import largest_crop
+
+    def sample(i, crop):
+        return Sample(image=f"/x/{i}.jpg", source=f"/p/{i}.jpg", width=600, height=400, crop=crop)
+
+    own = [sample(i, largest_crop(600, 400, 1.5, 2.0)) for i in range(20)]
+    square = [sample(20 + i, largest_crop(600, 400, 1.0, 0.0)) for i in range(6)]
+    left = [sample(30 + i, Crop.full_frame()) for i in range(4)]
+    habit, uncropped = crop_habits(own + square + left)
+    assert habit == {"free": 0.0, "original": 20 / 26, "1:1": 6 / 26}
+    assert uncropped
+    assert not crop_habits(own)[1]
+    assert straightens(own + square)  # 20 of 26 crops turned
+    assert not straightens(square + left)

@@ -106,3 +106,63 @@ def test_letterbox_centres_and_reports_the_box():
     assert box == (0, 16, 64, 32)
     assert (canvas[16:48] == 255).all()
     assert (canvas[:16] != 255).all()
+
+
+def test_zoom_keeps_the_photo_aspect_and_the_label_on_the_drawn_corners():
+    crop = Crop(0.3, 0.25, 0.7, 0.75, 6.0)
+    image = _photo_with_drawn_crop(crop)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+    zoomed = 0
+    for seed in range(12):
+        aug = CropAugment("default", hflip_p=0.0, max_zoom=1.6, seed=seed)
+        aug.zoom_p = 1.0
+        aug.photometric = None
+        out, new_crop, _ = aug(image, crop, PhotoScale(1.0, 1.0))
+        h, w = out.shape[:2]
+        zoomed += out.shape != image.shape
+        assert w / h == pytest.approx(image.shape[1] / image.shape[0], rel=0.01)
+        assert crop_is_inside(new_crop, w, h, tol_px=1e-3)
+        corners = _marks(crop_to_corners(new_crop, w, h))
+        for i in range(4):
+            assert np.allclose(_colour_centroid(out, colours[i]), corners[i], atol=1.0)
+        assert new_crop.angle == 6.0
+    assert zoomed >= 8
+
+
+def test_zoom_leaves_a_photo_whose_crop_fills_it():
+    crop = Crop(0.0, 0.0, 1.0, 1.0, 0.0)
+    image = _photo_with_drawn_crop(Crop(0.2, 0.2, 0.8, 0.8, 0.0))
+    aug = CropAugment("default", max_zoom=1.3, hflip_p=0.0, seed=0)
+    aug.zoom_p = 1.0
+    out, new_crop, _ = aug(image, crop, PhotoScale(1.0, 1.0))
+    assert out.shape == image.shape
+    assert new_crop == crop
+
+
+def test_turn_moves_the_label_with_the_pixels():
+    crop = Crop(0.3, 0.3, 0.7, 0.7, 2.0)
+    image = _photo_with_drawn_crop(crop)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+    angles = set()
+    for seed in range(8):
+        aug = CropAugment("default", hflip_p=0.0, max_turn=4.0, seed=seed)
+        aug.photometric = None
+        aug.turn_p = 1.0
+        out, new_crop, _ = aug(image, crop, PhotoScale(1.0, 1.0))
+        h, w = out.shape[:2]
+        assert out.shape == image.shape
+        assert crop_is_inside(new_crop, w, h, tol_px=1e-3)
+        assert abs(new_crop.angle - crop.angle) <= 4.0
+        angles.add(round(new_crop.angle, 3))
+        corners = _marks(crop_to_corners(new_crop, w, h))
+        for i in range(4):
+            assert np.allclose(_colour_centroid(out, colours[i]), corners[i], atol=1.5)
+    assert len(angles) == 8
+
+
+def test_geometric_steps_are_off_by_default_and_for_evaluation():
+    assert CropAugment("default").zoom_p == 0.0
+    assert CropAugment("default").turn_p == 0.0
+    assert CropAugment("none", max_zoom=2.0, max_turn=3.0).turn_p == 0.0
+    with pytest.raises(ValueError, match="max_turn"):
+        CropAugment("default", max_turn=30)

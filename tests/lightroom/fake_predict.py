@@ -73,6 +73,8 @@ def main(argv: list[str]) -> int:
             orientation=exif,
             crop=crop,
             confidence=None,
+            quality=None,
+            p_crop=None,
         )
         record = prediction_record(pred, crop)
         assert record["lightroom"] == lightroom_values(crop, width, height, exif)

@@ -85,3 +85,180 @@ def test_head_checks_the_number_of_feature_maps():
     head = CropHead((16, 8), hidden=0)
     with pytest.raises(ValueError, match="2 feature maps, got 1"):
         head(torch.randn(2, 16, 4, 4), torch.ones(2))
+
+
+# --------------------------------------------------------------------------- the centre head
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    logits=st.lists(st.floats(-1e4, 1e4), min_size=5, max_size=5),
+    centre=st.tuples(st.floats(-3, 4), st.floats(-3, 4)),
+    aspect=st.floats(0.2, 5.0),
+    max_angle=st.floats(0.5, 45.0),
+)
+def test_any_wanted_centre_gives_a_valid_crop(logits, centre, aspect, max_angle):
+    a = torch.tensor([aspect])
+    crops = CropParametrisation(max_angle)(torch.tensor([logits]), a, torch.tensor([centre]))
+    _check_valid(crops, a, max_angle)
+
+
+def test_a_reachable_centre_is_kept():
+    p = CropParametrisation(15.0)
+    z = torch.zeros(4, 5)
+    z[:, 2] = -3.0  # small crops, so every wanted centre can be had
+    centre = torch.tensor([[0.3, 0.4], [0.7, 0.6], [0.5, 0.5], [0.62, 0.35]])
+    crops = p(z, torch.full((4,), 1.5), centre)
+    mid = torch.stack([(crops[:, 0] + crops[:, 2]) / 2, (crops[:, 1] + crops[:, 3]) / 2], 1)
+    assert torch.allclose(mid, centre, atol=1e-5)
+
+
+@pytest.mark.parametrize("aspect", [1.5, 1.0, 0.6])
+def test_grid_cells_map_onto_the_letterboxed_photo(aspect):
+    from cropperhead.data.transforms import letterbox
+    from cropperhead.model.heads import canvas_cells_to_photo
+
+    size, grid = 128, 16
+    h, w = (int(round(300 / aspect)), 300) if aspect >= 1 else (300, int(round(300 * aspect)))
+    photo = np.zeros((h, w, 3), np.uint8)
+    _, (x0, y0, nw, nh) = letterbox(photo, size)
+    cells = canvas_cells_to_photo(grid, grid, torch.tensor([w / h]))[0].numpy()
+    step = size / grid
+    centres = np.stack(np.meshgrid(np.arange(grid), np.arange(grid)), -1).reshape(-1, 2) + 0.5
+    canvas = centres * step
+    expected = (canvas - (x0, y0)) / (nw, nh)
+    assert np.allclose(cells, expected, atol=1.5 / size)  # letterbox rounds to whole pixels
+
+
+def _centre_head(seed=0, scale=1.0):
+    from cropperhead.model.heads import CentreHead
+
+    torch.manual_seed(seed)
+    head = CentreHead((16, 24, 32), width=8, hidden=16, n_aspect_classes=4).eval()
+    with torch.no_grad():
+        for p in head.parameters():
+            p.normal_(0, scale)
+    return head
+
+
+@pytest.mark.parametrize("scale", [0.5, 30.0, 1e3])
+def test_centre_head_crops_are_valid_whatever_its_weights(scale):
+    head = _centre_head(1, scale)
+    gen = torch.Generator().manual_seed(2)
+    n = 64
+    feats = (
+        torch.randn(n, 16, 16, 16, generator=gen) * scale,
+        torch.randn(n, 24, 8, 8, generator=gen),
+        torch.randn(n, 32, 4, 4, generator=gen),
+    )
+    aspect = torch.exp(torch.randn(n, generator=gen) * 0.7)
+    with torch.no_grad():
+        out = head(feats, aspect)
+    _check_valid(out["crop"], aspect, 15.0)
+    assert ((out["centre"] >= 0) & (out["centre"] <= 1)).all()
+    # Places outside the photo are never scored as a centre.
+    outside = ~((out["cells"] >= 0) & (out["cells"] <= 1)).all(-1)
+    assert (out["heat"][outside] <= -1e3).all()
+    assert out["aspect_logits"].shape == (n, 4)
+
+
+def test_centre_head_follows_its_heatmap():
+    """The crop goes where the heatmap's peak is: the spatial bias the head is for."""
+    head = _centre_head(3, 0.1)
+    feats = [torch.zeros(2, 16, 16, 16), torch.zeros(2, 24, 8, 8), torch.zeros(2, 32, 4, 4)]
+    aspect = torch.ones(2)
+    with torch.no_grad():
+        head.heat.weight.zero_()
+        head.heat.bias.zero_()
+        head.heat.weight[0, 0] = 1.0
+        head.lateral[0][0].weight.zero_()
+        head.lateral[0][0].weight[0, 0] = 1.0
+        head.lateral[0][1].reset_parameters()
+        for m in (*head.lateral[1:], head.smooth):
+            for p in m.parameters():
+                p.zero_()
+        head.smooth[1].weight[0, 0, 1, 1] = 1.0
+        head.smooth[2].reset_parameters()
+        feats[0][0, 0, 3, 12] = 50.0  # a bright place up right in photo 0
+        feats[0][1, 0, 12, 3] = 50.0  # down left in photo 1
+        out = head(tuple(feats), aspect)
+    (x0, y0), (x1, y1) = out["centre"].tolist()
+    assert x0 > 0.6
+    assert y0 < 0.4
+    assert x1 < 0.4
+    assert y1 > 0.6
+
+
+def test_inference_columns_mask_classes_and_decision():
+    from cropperhead.model.heads import inference_columns
+
+    head = _centre_head(4, 1.0)
+    feats = (torch.randn(3, 16, 16, 16), torch.randn(3, 24, 8, 8), torch.randn(3, 32, 4, 4))
+    with torch.no_grad():
+        out = head(feats, torch.ones(3))
+    allowed = torch.tensor([True, False, True, False])
+    cols = inference_columns(out, allowed, torch.tensor(False))
+    assert cols.shape == (3, 5 + 4 + 2)
+    assert torch.allclose(cols[:, 5:9].sum(1), torch.ones(3))
+    assert (cols[:, [6, 8]] == 0).all()
+    assert (cols[:, 9] == 1).all()  # nothing taught about leaving photos alone: always crop
+    learnt = inference_columns(out, allowed, torch.tensor(True))
+    assert torch.allclose(learnt[:, 9], torch.sigmoid(out["crop_logit"]))
+
+
+def _lines_picture(tilt_deg, size=(96, 144)):
+    import cv2
+
+    h, w = size
+    img = np.full((h, w, 3), 80, np.uint8)
+    for y in range(6, h, 12):
+        cv2.line(img, (-w, y), (2 * w, y), (230, 230, 230), 2)
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), tilt_deg, 1.0)
+    return cv2.warpAffine(img, turn, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _histogram(picture, scales=(0.0,)):
+    from cropperhead.data.transforms import MEAN, STD, letterbox
+    from cropperhead.model.heads import OrientationHistogram
+
+    canvas, _ = letterbox(picture, 128)
+    x = torch.from_numpy(canvas).permute(2, 0, 1).float() / 255 - torch.tensor(MEAN).view(3, 1, 1)
+    x = x / torch.tensor(STD).view(3, 1, 1)
+    aspect = torch.tensor([picture.shape[1] / picture.shape[0]])
+    module = OrientationHistogram(bins=31, span=15.0, scales=scales)
+    return module(x.unsqueeze(0), aspect)[0], module.centres
+
+
+@pytest.mark.parametrize("tilt", [-7.0, -2.0, 0.0, 3.0, 9.0])
+def test_orientation_histogram_peaks_at_the_lines_lean(tilt):
+    hist, centres = _histogram(_lines_picture(tilt))
+    assert hist.sum() == pytest.approx(31.0)  # a bin is 1 on average
+    # cv2 turns counter-clockwise for positive angles: the lean reads the other way.
+    assert float(centres[hist.argmax()]) == pytest.approx(-tilt, abs=1.0)
+
+
+def test_orientation_histogram_ignores_the_letterbox_and_mirrors_with_the_photo():
+    picture = _lines_picture(4.0)
+    hist, _ = _histogram(picture)
+    mirrored, _ = _histogram(np.ascontiguousarray(picture[:, ::-1]))
+    assert torch.allclose(mirrored, hist.flip(0), atol=0.6)
+    # The letterbox's border is perfectly level: had it counted, lean 0 would stand out.
+    assert float(hist[15]) < 1.5
+
+
+def test_blurred_histograms_find_a_faint_line_in_noise():
+    """A studio floor line under film grain: the blurred scales see it, the sharp one less."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    h, w = 96, 144
+    img = np.full((h, w, 3), 120.0)
+    img[60:] = 90.0  # the floor: a faint step under grain
+    img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 5.0, 1.0)
+    img = cv2.warpAffine(img, turn, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    hist, centres = _histogram(img, scales=(0.0, 2 / 128, 3 / 128))
+    sharp, blurred = hist[:31], hist[62:]
+    assert float(centres[blurred.argmax()]) == pytest.approx(-5.0, abs=1.5)
+    assert abs(float(centres[sharp.argmax()]) + 5.0) > 2.0  # the grain wins at full sharpness
+    assert float(blurred.max()) > 2 * float(sharp.max())

@@ -83,6 +83,43 @@ def tiny_ckpt(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def centre_ckpt(tmp_path_factory) -> Path:
+    """A checkpoint of the centre head whose habits are set by hand.
+
+    The photographer's aspects are ``original`` and ``1:1``, and the model always says
+    ``1:1`` with p_crop 0.4 (they leave some photos alone): prediction's auto aspect and
+    crop-or-leave are then known answers.
+    """
+    import pytorch_lightning as pl
+    import torch
+
+    from cropperhead.geometry.aspect import ASPECT_CLASSES
+    from cropperhead.model import CropRegressor
+
+    pl.seed_everything(4, workers=True)
+    model = CropRegressor(
+        pretrained=False, image_size=IMAGE_SIZE, head="centre", head_hidden=32, head_width=16
+    )
+    k = len(ASPECT_CLASSES)
+    with torch.no_grad():
+        torch.nn.init.normal_(model.head.heat.weight, std=0.5)
+        last = model.head.extras[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+        last.bias[ASPECT_CLASSES.index("1:1")] = 5.0
+        last.bias[ASPECT_CLASSES.index("4:5")] = 9.0  # not in the habit: never chosen
+        last.bias[k] = float(torch.logit(torch.tensor(0.4)))
+        habit = ("free", "original", "1:1")
+        model.aspect_allowed.copy_(torch.tensor([c in habit for c in ASPECT_CLASSES]))
+        model.learns_decision.fill_(True)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=0, logger=False)
+    trainer.strategy.connect(model)
+    path = tmp_path_factory.mktemp("centre-ckpt") / "centre.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
 @pytest.fixture
 def photo_dir(tmp_path) -> Path:
     """Five small photos (EXIF orientations 1, 6, 3, 8, none; one PNG, one in a subfolder)."""

@@ -9,6 +9,7 @@ from cropperhead.predict import cli as export_cli
 from cropperhead.predict.export import (
     DEFAULT_OPSET,
     FORMATS,
+    SUFFIXES,
     ExportError,
     default_export_path,
     export_model,
@@ -135,3 +136,23 @@ def test_export_replaces_only_its_own_files(tiny_ckpt, tmp_path, capsys):
     assert main(["export", str(tiny_ckpt), *replace]) == 0
     assert load_crop_model(tmp_path / "model.pt").info.kind == "torchscript"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_centre_head_exports_its_habits_too(centre_ckpt, photo_dir, tmp_path, fmt):
+    pytest.importorskip("onnxruntime")
+    from cropperhead.geometry.aspect import ASPECT_CLASSES
+
+    result = export_model(centre_ckpt, fmt, tmp_path / f"centre{SUFFIXES[fmt]}")
+    model = load_crop_model(result.path, device="cpu")
+    assert model.info.aspect_classes == ASPECT_CLASSES
+    paths = sorted(p for p in photo_dir.rglob("*") if p.is_file())
+    checkpoint = load_crop_model(centre_ckpt, device="cpu")
+    want = list(Predictor(checkpoint, batch_size=2, num_workers=0).predict(paths))
+    got = list(Predictor(model, batch_size=2, num_workers=0).predict(paths))
+    for a, b in zip(want, got, strict=True):
+        assert np.abs(a.crop.as_array() - b.crop.as_array()).max() < 1e-4
+        assert np.allclose(a.aspect_probs, b.aspect_probs, atol=1e-4)
+        assert a.p_crop == pytest.approx(0.4, abs=1e-4)
+        assert b.p_crop == pytest.approx(a.p_crop, abs=1e-4)
+        assert b.quality == pytest.approx(a.quality, abs=1e-4)

@@ -183,3 +183,19 @@ def test_limit_threads_narrows_torch_on_the_cpu_and_restores_it(tiny_ckpt):
     with pytest.raises(RuntimeError, match="boom"), model.limit_threads(1):
         raise RuntimeError("boom")
     assert torch.get_num_threads() == before
+
+
+def test_checkpoints_of_the_first_version_still_load(tiny_ckpt, tmp_path):
+    """Before the centre head: no head hyperparameters, no habit buffers (grid head)."""
+
+    def first_version(ckpt):
+        for key in ("head", "head_width"):
+            ckpt["hyper_parameters"].pop(key, None)
+        for key in ("aspect_allowed", "learns_decision"):
+            ckpt["state_dict"].pop(key, None)
+
+    model = load_crop_model(_tampered(tiny_ckpt, tmp_path, first_version))
+    assert model.info.aspect_classes == ()
+    assert model.info.extras == 0
+    out = model(torch.randn(2, 3, 64, 64), torch.tensor([1.5, 0.7]))
+    assert out.shape == (2, 5)

@@ -591,3 +591,55 @@ def test_input_list_and_orientations_for_the_lightroom_plug_in(tiny_ckpt, photo_
     bad.write_text(json.dumps({str(photo_dir / "b.jpg"): 9}))
     with pytest.raises(PredictError, match="orientation must be 1..8"):
         predict_to_file(_options(tiny_ckpt, [photo_dir], out, orientations=bad))
+
+
+# --------------------------------------------------------------------------- the habits
+
+
+def test_auto_aspect_snaps_to_the_photographers_ratio(centre_ckpt, photo_dir, tmp_path):
+    from cropperhead.geometry.aspect import crop_aspect
+
+    out = tmp_path / "auto.jsonl"
+    predict_to_file(_options(centre_ckpt, [photo_dir], out, crop_threshold=0.3))
+    records = _lines(out)
+    assert len(records) == 5
+    for r in records:
+        assert r["aspect"] == "1:1"  # 4:5 scores higher but is not in the habit
+        crop = Crop.from_dict(r["crop"])
+        assert crop_aspect(crop, r["width"], r["height"]) == pytest.approx(1.0, rel=1e-4)
+        assert "model_crop" in r
+        assert r["p_crop"] == pytest.approx(0.4, abs=1e-5)
+        assert "leave_uncropped" not in r
+        assert 0 <= r["confidence"] <= 1
+    free = tmp_path / "free.jsonl"
+    predict_to_file(_options(centre_ckpt, [photo_dir], free, aspect="free", crop_threshold=0.3))
+    assert [r["crop"] for r in _lines(free)] == [r["model_crop"] for r in records]
+    assert all("aspect" not in r for r in _lines(free))
+
+
+def test_photos_the_photographer_would_leave_alone_get_no_sidecar(centre_ckpt, photo_dir, tmp_path):
+    out = tmp_path / "p.jsonl"
+    summary = predict_to_file(_options(centre_ckpt, [photo_dir], out, write_xmp=True))
+    records = _lines(out)
+    assert all(r["leave_uncropped"] is True for r in records)  # p_crop 0.4 < 0.5
+    assert all("xmp" not in r for r in records)
+    assert not list(photo_dir.rglob("*.xmp"))
+    assert dict(summary.xmp) == {"left uncropped (p_crop below crop_threshold)": 5}
+    csv_out = tmp_path / "p.csv"
+    predict_to_file(_options(centre_ckpt, [photo_dir], csv_out, format="csv", crop_threshold=0.3))
+    with csv_out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"p_crop", "leave_uncropped", "aspect", "confidence"} <= set(rows[0])
+    assert {row["leave_uncropped"] for row in rows} == {"False"}
+    # A lower threshold writes them.
+    predict_to_file(_options(centre_ckpt, [photo_dir], out, write_xmp=True, crop_threshold=0.3))
+    assert len(list(photo_dir.rglob("*.xmp"))) == 5
+
+
+def test_crop_threshold_is_checked(centre_ckpt, photo_dir, tmp_path):
+    from cropperhead.predict.run import run_prediction
+
+    cfg = {"ckpt_path": str(centre_ckpt), "input": str(photo_dir), "crop_threshold": "1.5"}
+    with pytest.raises(SystemExit) as info:
+        run_prediction(cfg)
+    assert info.value.code == 2
