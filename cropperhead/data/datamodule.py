@@ -134,6 +134,8 @@ class CropDataModule(pl.LightningDataModule):
         turn: largest turn in degrees of the training augmentation (0: none), or
             ``auto``: :data:`AUTO_TURN_DEG` when the photographer straightens (their
             crops' angles follow the picture), else none.
+        epochs: how many epochs this kind of data set wants; conf/trainer/default.yaml
+            reads it as ``trainer.max_epochs`` (the module itself does not use it).
     """
 
     def __init__(
@@ -154,6 +156,7 @@ class CropDataModule(pl.LightningDataModule):
         cache: bool = False,
         zoom: float = 1.0,
         turn: float | str = 0.0,
+        epochs: int | None = None,
     ) -> None:
         super().__init__()
         if root:
@@ -187,6 +190,7 @@ class CropDataModule(pl.LightningDataModule):
         self.test_fraction = test_fraction
         self.augment = augment
         self.seed = seed
+        self.epochs = epochs
         self.splits: dict[str, list[Sample]] = {}
         self.usual_crop: tuple[float, ...] | None = None
         #: The training split's aspect classes and their shares (geometry/aspect.py).
