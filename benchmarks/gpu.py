@@ -218,7 +218,7 @@ def pipeline(
     if dry_run:
         overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true", "data.num_workers=1"]
     GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "cropperhead" / "conf")):
         cfg = compose(config_name="train", return_hydra_config=True, overrides=overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = str(workdir)

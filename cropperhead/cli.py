@@ -30,20 +30,50 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cropperhead",
         description=(
             "Learn how a photographer crops and straightens from their own library, and "
-            "suggest those crops on new photos. Training and prediction run through "
-            "`python train.py` and `python predict.py` (Hydra)."
+            "suggest those crops on new photos. `cropperhead train` and `cropperhead "
+            "predict` take Hydra overrides (as `python train.py` and `python predict.py` "
+            "in a checkout); `cropperhead train --help` lists them."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Listed for the help only: main() hands their arguments to Hydra before argparse.
+    sub.add_parser(
+        "train",
+        help="train on a scanned library: cropperhead train data=library data.root=DS "
+        "[model=resnet34 ...] (Hydra overrides; --help lists them)",
+    )
+    sub.add_parser(
+        "predict",
+        help="suggest crops: cropperhead predict ckpt_path=CKPT input=PHOTOS "
+        "[write_xmp=true ...] (Hydra overrides; --help lists them)",
+    )
     for register in _registrars():
         register(sub)
     return parser
 
 
+def _hydra_command(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """``(command, its arguments)`` when ``argv`` runs ``train`` or ``predict``."""
+    from cropperhead.commands import HYDRA_COMMANDS
+
+    for i, word in enumerate(argv):
+        if word in HYDRA_COMMANDS:
+            return word, list(argv[i + 1 :])
+        if not word.startswith("-"):
+            return None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    hydra_command = _hydra_command(argv)
+    if hydra_command is not None:
+        from cropperhead.commands import run_hydra_command
+
+        return run_hydra_command(*hydra_command)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

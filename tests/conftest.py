@@ -29,7 +29,7 @@ def cfg_train_global():
 
     import cropperhead.config  # noqa: F401  (resolvers)
 
-    with initialize(version_base="1.3", config_path="../conf"):
+    with initialize(version_base="1.3", config_path="../cropperhead/conf"):
         cfg = compose(config_name="train", return_hydra_config=True, overrides=[])
         with open_dict(cfg):
             cfg.paths.log_dir = "."

@@ -10,7 +10,7 @@ from omegaconf import open_dict
 import cropperhead.config  # noqa: F401
 from cropperhead.training import instantiate_list
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[1] / "cropperhead" / "conf"
 
 
 def _options(group: str) -> list[str]:
@@ -18,7 +18,7 @@ def _options(group: str) -> list[str]:
 
 
 def _compose(*overrides: str):
-    with initialize(version_base="1.3", config_path="../conf"):
+    with initialize(version_base="1.3", config_path="../cropperhead/conf"):
         return compose(config_name="train", return_hydra_config=True, overrides=list(overrides))
 
 

@@ -62,7 +62,7 @@ class RankProbe(pl.Callback):
 def test_ddp_configs_compose():
     from hydra import compose, initialize
 
-    with initialize(version_base="1.3", config_path="../conf"):
+    with initialize(version_base="1.3", config_path="../cropperhead/conf"):
         cpu = compose(config_name="train", overrides=["trainer=ddp_cpu"])
         gpu = compose(config_name="train", overrides=["trainer=ddp", "trainer.devices=4"])
     assert (cpu.trainer.strategy, cpu.trainer.accelerator, cpu.trainer.devices) == ("ddp", "cpu", 2)
@@ -157,7 +157,7 @@ def test_gpu_precision_follows_the_gpu(monkeypatch, capability, expected):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: capability)
-    with initialize(version_base="1.3", config_path="../conf"):
+    with initialize(version_base="1.3", config_path="../cropperhead/conf"):
         cfg = compose(config_name="train", overrides=["trainer=gpu"])
     assert cfg.trainer.precision == expected
     assert cfg.trainer.benchmark is True

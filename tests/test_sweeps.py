@@ -16,7 +16,7 @@ from cropperhead.training import run_training
 from tests.helpers import run_train_py
 
 ROOT = Path(__file__).resolve().parents[1]
-SEARCHES = sorted((ROOT / "conf" / "hparams_search").glob("*.yaml"))
+SEARCHES = sorted((ROOT / "cropperhead" / "conf" / "hparams_search").glob("*.yaml"))
 WANDB_SWEEPS = sorted((ROOT / "sweeps").glob("*.yaml"))
 #: Tiny CPU settings appended to every subprocess run.
 TINY = [
@@ -36,7 +36,7 @@ TINY = [
 
 
 def _compose(*overrides: str):
-    with initialize(version_base="1.3", config_path="../conf"):
+    with initialize(version_base="1.3", config_path="../cropperhead/conf"):
         return compose(config_name="train", return_hydra_config=True, overrides=list(overrides))
 
 

@@ -1,0 +1,1 @@
+"""The Hydra configs of ``cropperhead train`` and ``cropperhead predict`` (package data)."""
