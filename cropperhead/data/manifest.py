@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,41 @@ from cropperhead import files
 from cropperhead.geometry import Crop
 
 log = logging.getLogger(__name__)
+
+#: The manifest's file name inside a data set folder.
+MANIFEST_NAME = "manifest.jsonl"
+#: Decimals kept for the fractions and the angle in the records the scan and predict write
+#: (far below a pixel of any photo, and stable in text).
+DIGITS = 9
+
+
+def round_value(value: float) -> float:
+    """``value`` rounded to :data:`DIGITS` decimals, with ``-0.0`` written as ``0.0``."""
+    value = round(float(value), DIGITS)
+    return 0.0 if value == 0 else value
+
+
+def crop_record(crop: Crop) -> dict[str, float]:
+    """The interface's crop record (left, top, right, bottom, angle), rounded."""
+    return {k: round_value(v) for k, v in crop.to_dict().items()}
+
+
+def corners_record(
+    corners_xy_norm: Iterable[Sequence[float]], clip: bool = False
+) -> list[list[float]]:
+    """Corner points ``[[x, y], ...]`` normalised by the display size, rounded.
+
+    Args:
+        corners_xy_norm: TL, TR, BR, BL as fractions of the display width and height.
+        clip: clamp each coordinate to [0, 1] (a prediction's corners may graze the
+            edge by a rounding error).
+    """
+    if clip:
+        return [
+            [round_value(min(max(x, 0.0), 1.0)), round_value(min(max(y, 0.0), 1.0))]
+            for x, y in corners_xy_norm
+        ]
+    return [[round_value(x), round_value(y)] for x, y in corners_xy_norm]
 
 
 class DatasetError(ValueError):
@@ -55,7 +91,7 @@ def check_dataset_root(root: Path | str) -> Path:
             how to make one).
     """
     root = Path(root).expanduser()
-    manifest = root / "manifest.jsonl"
+    manifest = root / MANIFEST_NAME
     if not manifest.is_file():
         raise DatasetError(f"no training set at {root} (no manifest.jsonl): {_hint(root)}")
     try:
