@@ -59,8 +59,8 @@ def test_predict_help_lists_its_options(tmp_path):
 
 def test_top_level_help_lists_train_and_predict(tmp_path):
     out = _cropperhead(["--help"], tmp_path).stdout
-    assert "train " in out and "predict " in out
-    assert "scan " in out
+    for command in ("train ", "predict ", "scan "):
+        assert command in out, command
 
 
 def test_a_users_own_experiment_file_comes_in_with_config_dir(tmp_path):
@@ -85,7 +85,8 @@ def test_a_users_own_experiment_file_comes_in_with_config_dir(tmp_path):
 def test_an_unknown_experiment_names_what_exists(tmp_path):
     out = _cropperhead(["train", "experiment=nosuch", "--cfg", "job"], tmp_path, check=False)
     assert out.returncode != 0
-    assert "nosuch" in out.stderr and "example" in out.stderr
+    assert "nosuch" in out.stderr
+    assert "example" in out.stderr
     assert "Traceback" not in out.stderr
 
 
