@@ -29,7 +29,8 @@ import numpy as np
 import rawpy
 from PIL import Image
 
-from cropperhead.imaging import load_display_image, read_stored_image, resize_long_side
+from cropperhead.imaging import read_stored_image, resize_long_side
+from cropperhead.scan.photo import load_photo as load_display_image
 
 WIDTH, HEIGHT = 6000, 4000
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "raw"

@@ -34,6 +34,7 @@ import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -294,7 +295,7 @@ def _markdown(env: dict, model_rows: list[dict], pipe_rows: list[dict], notes: l
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("."))
     parser.add_argument("--budget-s", type=float, default=330.0)
@@ -309,60 +310,105 @@ def main() -> int:
         "--dry-run", action="store_true", help="toy sizes on the CPU (no compile run)"
     )
     parser.add_argument("--make-dataset", type=Path, help="only write a library there")
-    args = parser.parse_args()
-    if args.make_dataset:
-        make_library(args.make_dataset, args.photos, args.copies)
-        print(f"wrote {args.photos} photos x {args.copies} to {args.make_dataset}")
-        return 0
+    return parser.parse_args()
 
-    start = time.monotonic()
-    left = lambda: args.budget_s - (time.monotonic() - start)  # noqa: E731
+
+@dataclass
+class Plan:
+    """What to measure: the device, models, sizes, batch per size and precisions."""
+
+    device: torch.device
+    models: list[str]
+    sizes: list[int]
+    batches: dict[int, int]
+    precisions: list[str]
+
+
+def _plan(args: argparse.Namespace) -> Plan | None:
+    """The plan for ``args`` (toy sizes for ``--dry-run``); None without a CUDA GPU."""
     models = args.models.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.dry_run:
-        device = torch.device("cpu")
-        models, sizes = models[:1], [64]
         args.photos, args.copies, args.warmup, args.steps = 24, 2, 1, 2
-        batches = {64: 8}
-        precisions = ["fp32"]
-    else:
-        if not torch.cuda.is_available():
-            print("error: no CUDA GPU (use --dry-run to check the plumbing on the CPU)")
-            return 2
-        device = torch.device("cuda")
-        batches = {s: (256 if s <= 256 else 128) for s in sizes}
-        precisions = ["bf16", "fp32"]
-        torch.backends.cudnn.benchmark = True
-        torch.set_float32_matmul_precision("high")
-    args.out.mkdir(parents=True, exist_ok=True)
-    env = _environment()
-    print("environment:", json.dumps(env), flush=True)
-    model_rows: list[dict] = []
-    pipe_rows: list[dict] = []
-    notes: list[str] = []
-    model_rate: dict[tuple[str, int, str], float] = {}
+        return Plan(torch.device("cpu"), models[:1], [64], {64: 8}, ["fp32"])
+    if not torch.cuda.is_available():
+        print("error: no CUDA GPU (use --dry-run to check the plumbing on the CPU)")
+        return None
+    torch.backends.cudnn.benchmark = True
+    torch.set_float32_matmul_precision("high")
+    batches = {s: (256 if s <= 256 else 128) for s in sizes}
+    return Plan(torch.device("cuda"), models, sizes, batches, ["bf16", "fp32"])
 
-    def save() -> None:
-        text = _markdown(env, model_rows, pipe_rows, notes)
-        (args.out / "gpu_benchmark.md").write_text(text)
-        payload = {"environment": env, "model_only": model_rows, "pipeline": pipe_rows}
-        (args.out / "gpu_benchmark.json").write_text(json.dumps(payload, indent=1) + "\n")
 
-    def run_model_only(model: str, size: int, precision: str) -> None:
+class Benchmark:
+    """One benchmark session: its time budget, the runs, and the results saved after each.
+
+    Args:
+        args: the command line.
+        plan: what to measure.
+        start: ``time.monotonic()`` when the session began (the budget counts from it).
+    """
+
+    def __init__(self, args: argparse.Namespace, plan: Plan, start: float) -> None:
+        self.args, self.plan, self.start = args, plan, start
+        self.env = _environment()
+        print("environment:", json.dumps(self.env), flush=True)
+        self.model_rows: list[dict] = []
+        self.pipe_rows: list[dict] = []
+        self.notes: list[str] = []
+        self.model_rate: dict[tuple[str, int, str], float] = {}
+        self.caches: dict[int, float] = {}
+        self.tmp = Path(tempfile.mkdtemp(prefix="cropperhead-gpu-bench-"))
+        self.library = self.tmp / "library"
+
+    def left(self) -> float:
+        """Seconds left of ``--budget-s``."""
+        return self.args.budget_s - (time.monotonic() - self.start)
+
+    def save(self) -> None:
+        """Write gpu_benchmark.md and gpu_benchmark.json with the results so far."""
+        out = self.args.out
+        (out / "gpu_benchmark.md").write_text(self.markdown())
+        payload = {
+            "environment": self.env,
+            "model_only": self.model_rows,
+            "pipeline": self.pipe_rows,
+        }
+        (out / "gpu_benchmark.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+    def markdown(self) -> str:
+        """The results as markdown tables."""
+        return _markdown(self.env, self.model_rows, self.pipe_rows, self.notes)
+
+    def note(self, text: str) -> None:
+        """Add a line under the tables, and print it."""
+        self.notes.append(text)
+        print(text, flush=True)
+
+    def write_library(self) -> None:
+        """Generate the training library the pipeline runs read."""
+        args = self.args
+        t = time.monotonic()
+        make_library(self.library, args.photos, args.copies)
+        self.note(
+            f"Library: {args.photos} generated photos (512 px long side, JPEG q90) x "
+            f"{args.copies} manifest rows each, written in {time.monotonic() - t:.1f} s."
+        )
+
+    def run_model_only(self, model: str, size: int, precision: str) -> None:
+        """One model-only row; the batch is halved until it fits in GPU memory."""
         row = {"model": model, "size": size, "precision": precision}
-        model_rows.append(row)
-        if left() < 15:
+        self.model_rows.append(row)
+        if self.left() < 15:
             row["status"] = "skipped (time budget)"
             return
-        batch = batches[size]
+        device = self.plan.device
+        steps = 20 if not self.args.dry_run else 2
+        batch = self.plan.batches[size]
         while batch >= 8:
             try:
-                row.update(
-                    model_only(
-                        model, size, batch, precision, 5, 20 if not args.dry_run else 2, device
-                    )
-                )
-                model_rate[(model, size, precision)] = row["images_per_s"]
+                row.update(model_only(model, size, batch, precision, 5, steps, device))
+                self.model_rate[(model, size, precision)] = row["images_per_s"]
                 break
             except torch.OutOfMemoryError:
                 batch //= 2
@@ -375,55 +421,47 @@ def main() -> int:
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
         print("model only:", json.dumps(row), flush=True)
-        save()
+        self.save()
 
-    tmp = Path(tempfile.mkdtemp(prefix="cropperhead-gpu-bench-"))
-    library = tmp / "library"
-    t = time.monotonic()
-    make_library(library, args.photos, args.copies)
-    notes.append(
-        f"Library: {args.photos} generated photos (512 px long side, JPEG q90) x {args.copies} "
-        f"manifest rows each, written in {time.monotonic() - t:.1f} s."
-    )
-    print(notes[-1], flush=True)
-    caches: dict[int, float] = {}
-
-    def ensure_cache(size: int) -> None:
-        if size in caches:
+    def ensure_cache(self, size: int) -> None:
+        """Build the uint8 cache at ``size`` once, noting how long it took."""
+        if size in self.caches:
             return
         from cropperhead.data.cache import build_cache
 
         t = time.monotonic()
-        cache = build_cache(library, size, workers=min(os.cpu_count() or 1, 16), progress=False)
-        caches[size] = time.monotonic() - t
+        workers = min(os.cpu_count() or 1, 16)
+        cache = build_cache(self.library, size, workers=workers, progress=False)
+        seconds = self.caches[size] = time.monotonic() - t
         gib = cache.images.nbytes / 2**30
-        notes.append(
-            f"Cache {size} px: {len(cache)} rows, {gib:.2f} GiB, built in {caches[size]:.1f} s "
-            f"({len(cache) / caches[size]:,.0f} images/s)."
+        self.note(
+            f"Cache {size} px: {len(cache)} rows, {gib:.2f} GiB, built in {seconds:.1f} s "
+            f"({len(cache) / seconds:,.0f} images/s)."
         )
-        print(notes[-1], flush=True)
 
-    def run_pipeline(model: str, size: int, cache: bool, compile_model: bool = False) -> None:
+    def run_pipeline(self, model: str, size: int, cache: bool, compile_model: bool = False) -> None:
+        """One whole-pipeline row (skipped when the budget cannot hold it)."""
+        args, batch = self.args, self.plan.batches[size]
         path = ("cache" if cache else "Pillow") + (" + compile" if compile_model else "")
-        row = {"model": model, "size": size, "path": path, "batch": batches[size]}
-        row["model_only"] = model_rate.get((model, size, precisions[0]))
-        pipe_rows.append(row)
+        row = {"model": model, "size": size, "path": path, "batch": batch}
+        row["model_only"] = self.model_rate.get((model, size, self.plan.precisions[0]))
+        self.pipe_rows.append(row)
         need = 150 if compile_model else 45
-        if left() < need:
+        if self.left() < need:
             row["status"] = "skipped (time budget)"
-            save()
+            self.save()
             return
         try:
             if cache:
-                ensure_cache(size)
-            work = tmp / f"run-{model}-{size}-{path.replace(' + ', '-')}"
+                self.ensure_cache(size)
+            work = self.tmp / f"run-{model}-{size}-{path.replace(' + ', '-')}"
             row.update(
                 pipeline(
-                    library,
+                    self.library,
                     work,
                     model,
                     size,
-                    batches[size],
+                    batch,
                     cache,
                     args.warmup,
                     args.steps,
@@ -435,35 +473,58 @@ def main() -> int:
             row["status"] = f"failed: {type(exc).__name__}: {exc}"
             traceback.print_exc()
         print("pipeline:", json.dumps(row), flush=True)
-        save()
+        self.save()
 
-    first = precisions[0]
-    main_model = "resnet34" if "resnet34" in models else models[0]
-    # The goal first (resnet34, first size), then breadth.
-    run_model_only(main_model, sizes[0], first)
-    run_pipeline(main_model, sizes[0], cache=True)
-    run_pipeline(main_model, sizes[0], cache=False)
-    for model in models:
-        if model != main_model:
-            run_model_only(model, sizes[0], first)
-            run_pipeline(model, sizes[0], cache=True)
-    for precision in precisions[1:]:
+    def run_all(self) -> None:
+        """Every run in priority order: the goal first (resnet34, first size), then breadth."""
+        models, sizes, precisions = self.plan.models, self.plan.sizes, self.plan.precisions
+        first = precisions[0]
+        main_model = "resnet34" if "resnet34" in models else models[0]
+        self.run_model_only(main_model, sizes[0], first)
+        self.run_pipeline(main_model, sizes[0], cache=True)
+        self.run_pipeline(main_model, sizes[0], cache=False)
         for model in models:
-            run_model_only(model, sizes[0], precision)
-    for size in sizes[1:]:
-        for precision in precisions:
+            if model != main_model:
+                self.run_model_only(model, sizes[0], first)
+                self.run_pipeline(model, sizes[0], cache=True)
+        for precision in precisions[1:]:
             for model in models:
-                run_model_only(model, size, precision)
-        run_pipeline(main_model, size, cache=True)
-        run_pipeline(main_model, size, cache=False)
-    if not args.no_compile and not args.dry_run:
-        run_pipeline(main_model, sizes[0], cache=True, compile_model=True)
-    notes.append(f"Total benchmark time {time.monotonic() - start:.0f} s.")
-    save()
-    print()
-    print(_markdown(env, model_rows, pipe_rows, notes))
-    failed = [r for r in model_rows + pipe_rows if str(r.get("status", "")).startswith("failed")]
-    return 1 if failed else 0
+                self.run_model_only(model, sizes[0], precision)
+        for size in sizes[1:]:
+            for precision in precisions:
+                for model in models:
+                    self.run_model_only(model, size, precision)
+            self.run_pipeline(main_model, size, cache=True)
+            self.run_pipeline(main_model, size, cache=False)
+        if not self.args.no_compile and not self.args.dry_run:
+            self.run_pipeline(main_model, sizes[0], cache=True, compile_model=True)
+
+    def finish(self) -> int:
+        """Save and print the tables; the exit status (1 when a run failed)."""
+        self.notes.append(f"Total benchmark time {time.monotonic() - self.start:.0f} s.")
+        self.save()
+        print()
+        print(self.markdown())
+        rows = self.model_rows + self.pipe_rows
+        failed = [r for r in rows if str(r.get("status", "")).startswith("failed")]
+        return 1 if failed else 0
+
+
+def main() -> int:
+    args = _parse_args()
+    if args.make_dataset:
+        make_library(args.make_dataset, args.photos, args.copies)
+        print(f"wrote {args.photos} photos x {args.copies} to {args.make_dataset}")
+        return 0
+    start = time.monotonic()
+    plan = _plan(args)
+    if plan is None:
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    bench = Benchmark(args, plan, start)
+    bench.write_library()
+    bench.run_all()
+    return bench.finish()
 
 
 if __name__ == "__main__":

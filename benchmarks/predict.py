@@ -51,9 +51,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cropperhead.predict.models import load_crop_model
+from cropperhead.predict.loaders import load_crop_model
 from cropperhead.predict.predictor import Predictor, default_num_workers, on_gpu
-from cropperhead.scan.pipeline import load_photo
+from cropperhead.scan.photo import load_photo
 
 # The decode benchmark's 24 MP test picture (this script's folder is on sys.path).
 from decode import HEIGHT, WIDTH, synthetic_rgb  # noqa: E402  isort: skip

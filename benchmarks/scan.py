@@ -74,7 +74,7 @@ from cropperhead.geometry import Crop, crop_is_inside
 from cropperhead.imaging import read_stored_image, resize_long_side
 from cropperhead.metadata.xmp import merge_crop_into_xmp
 from cropperhead.scan import scan_library
-from cropperhead.scan.pipeline import PHOTOS_PER_WORKER
+from cropperhead.scan.pool import PHOTOS_PER_WORKER
 
 WIDTH, HEIGHT = 6000, 4000
 SMALL = (2000, 1500)

@@ -15,7 +15,7 @@ from cropperhead import __version__
 SUBCOMMAND_MODULES = (
     "cropperhead.scan.cli",
     "cropperhead.report.cli",
-    "cropperhead.predict.cli",
+    "cropperhead.predict.export_cli",
     "cropperhead.runs",
 )
 

@@ -17,6 +17,11 @@ from collections.abc import Sequence
 import hydra
 from omegaconf import DictConfig
 
+from cropperhead.predict.options import register_predict_schema
+
+# conf/predict.yaml's defaults name the schema: it must be registered before Hydra composes.
+register_predict_schema()
+
 #: The commands that hand their arguments to Hydra, and the config each composes.
 HYDRA_COMMANDS = {"train": "train", "predict": "predict"}
 

@@ -1,4 +1,10 @@
-"""OmegaConf resolvers used by conf/ (registered on import of cropperhead.training)."""
+"""What conf/ calls into: its OmegaConf resolvers and the Optuna sweeper's storage switch.
+
+The resolvers (``${cropperhead_cache:}``, ``${cropperhead_gpu_precision:}``) are
+registered on import of this module (cropperhead.training imports it);
+:func:`optuna_storage` is the ``_target_`` of conf/hparams_search/optuna.yaml's
+``hydra.sweeper.storage``.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +36,34 @@ def gpu_precision() -> str:
     if torch.cuda.is_available() and torch.cuda.get_device_capability() < (8, 0):
         return "16-mixed"
     return "bf16-mixed"
+
+
+def optuna_storage(url: str | None, sweep_dir: str) -> str | None:
+    """The Optuna sweeper's storage: None (in memory), ``sweep`` or a database URL.
+
+    ``sweep`` is a SQLite file ``optuna.db`` in the sweep folder (made here: Hydra makes
+    the folder only after the study). To continue a study in a later sweep, give a
+    database URL outside the sweep folder and the same ``study_name``.
+
+    Raises:
+        ValueError: SQLite storage with optuna 2.x beside SQLAlchemy 2.x, which fails
+            inside optuna (``pip install "sqlalchemy<2"``, as the ``sweep`` extra pins).
+    """
+    if not url:
+        return None
+    if url == "sweep":
+        folder = Path(sweep_dir).expanduser().resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{folder / 'optuna.db'}"
+    import optuna
+    import sqlalchemy
+
+    if int(optuna.__version__.split(".")[0]) < 3 and int(sqlalchemy.__version__[0]) >= 2:
+        raise ValueError(
+            f"optuna {optuna.__version__} cannot use a database with SQLAlchemy "
+            f"{sqlalchemy.__version__}: pip install 'sqlalchemy<2' (pinned by the sweep extra)"
+        )
+    return url
 
 
 def register_resolvers() -> None:

@@ -11,8 +11,7 @@ one, else from the ``metrics.json`` that training writes when a run ends, else f
 checkpoint's file name. A job is ``finished`` or ``failed`` as its ``metrics.json`` says,
 and ``unfinished`` without one (still running, or stopped without a word: killed).
 
-Also here: :func:`write_run_summary` (training writes ``metrics.json`` with it) and
-:func:`optuna_storage` (conf/hparams_search/optuna.yaml's storage switch).
+``metrics.json`` is written by :func:`cropperhead.run_summary.write_run_summary`.
 """
 
 from __future__ import annotations
@@ -23,17 +22,15 @@ import json
 import logging
 import math
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cropperhead import files
+from cropperhead.errors import print_error
+from cropperhead.run_summary import RUN_SUMMARY
 
 log = logging.getLogger(__name__)
 
-#: Written by training into each run's output folder when it ends.
-RUN_SUMMARY = "metrics.json"
 MONITOR = "val/iou"
 _CKPT_IOU = re.compile(r"iou_(\d+(?:\.\d+)?)")
 
@@ -71,73 +68,6 @@ class JobRecord:
     checkpoint: str | None = None
     error: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def write_run_summary(
-    output_dir: str | Path,
-    trainer: Any,
-    metrics: dict[str, float],
-    error: BaseException | None = None,
-) -> Path | None:
-    """Write ``output_dir/metrics.json`` at the end of a run (global rank 0 only).
-
-    Args:
-        output_dir: the run's ``paths.output_dir``.
-        trainer: the run's ``pl.Trainer`` (checkpoint paths, epochs, rank).
-        metrics: every logged metric as a float.
-        error: the exception that ended the run, if it failed.
-
-    Returns:
-        The file written, or None on other ranks.
-    """
-    if not getattr(trainer, "is_global_zero", True):
-        return None
-    ckpt = getattr(trainer, "checkpoint_callback", None)
-    score = getattr(ckpt, "best_model_score", None)
-    summary = {
-        "status": "failed" if error is not None else "finished",
-        "error": f"{type(error).__name__}: {error}" if error is not None else None,
-        "monitor": getattr(ckpt, "monitor", None),
-        "best_model_score": float(score) if score is not None else None,
-        "best_model_path": getattr(ckpt, "best_model_path", "") or None,
-        "last_model_path": getattr(ckpt, "last_model_path", "") or None,
-        "epochs": int(getattr(trainer, "current_epoch", 0)),
-        "global_step": int(getattr(trainer, "global_step", 0)),
-        "metrics": {k: float(v) for k, v in metrics.items()},
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    path = Path(output_dir) / RUN_SUMMARY
-    path.parent.mkdir(parents=True, exist_ok=True)
-    files.atomic_write(path, json.dumps(summary, indent=1, allow_nan=True) + "\n")
-    return path
-
-
-def optuna_storage(url: str | None, sweep_dir: str) -> str | None:
-    """The Optuna sweeper's storage: None (in memory), ``sweep`` or a database URL.
-
-    ``sweep`` is a SQLite file ``optuna.db`` in the sweep folder (made here: Hydra makes
-    the folder only after the study). To continue a study in a later sweep, give a
-    database URL outside the sweep folder and the same ``study_name``.
-
-    Raises:
-        ValueError: SQLite storage with optuna 2.x beside SQLAlchemy 2.x, which fails
-            inside optuna (``pip install "sqlalchemy<2"``, as the ``sweep`` extra pins).
-    """
-    if not url:
-        return None
-    if url == "sweep":
-        folder = Path(sweep_dir).expanduser().resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{folder / 'optuna.db'}"
-    import optuna
-    import sqlalchemy
-
-    if int(optuna.__version__.split(".")[0]) < 3 and int(sqlalchemy.__version__[0]) >= 2:
-        raise ValueError(
-            f"optuna {optuna.__version__} cannot use a database with SQLAlchemy "
-            f"{sqlalchemy.__version__}: pip install 'sqlalchemy<2' (pinned by the sweep extra)"
-        )
-    return url
 
 
 def _load_yaml(path: Path) -> Any:
@@ -342,13 +272,10 @@ def format_table(sweep_dir: str | Path, records: list[JobRecord]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """``cropperhead runs``: print the table (or JSON); 2 when the folder is not a sweep."""
-    import sys
-
     try:
         records = read_sweep(args.sweep_dir)
     except NotASweepError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return print_error(exc)
     if args.json:
         print(json.dumps([asdict(r) for r in records], indent=1))
     else:

@@ -19,7 +19,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
 from cropperhead import files
-from cropperhead.runs import write_run_summary
+from cropperhead.errors import exit_with_error, one_line
+from cropperhead.run_summary import write_run_summary
 
 log = logging.getLogger(__name__)
 
@@ -233,16 +234,13 @@ def run_training(cfg: DictConfig) -> float | None:
         cause = exc.__cause__ if isinstance(exc, InstantiationException) else exc
         if not isinstance(cause, user_errors):
             raise
-        import sys
-
-        message = " ".join(str(cause).split())
+        message = one_line(str(cause))
         if isinstance(cause, MisconfigurationException) and "gpu" in message.lower():
             message += (
                 " (torch sees no CUDA GPU here: train with trainer=cpu, or check the driver "
                 "with `python -c 'import torch; print(torch.cuda.is_available())'`)"
             )
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_error(message)
     line = summary_line(metrics, "test") or summary_line(metrics, "val")
     if line:
         log.info(line)

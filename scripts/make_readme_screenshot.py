@@ -5,7 +5,9 @@ An illustration, not a result: the photos come from the built-in demo library
 and the "predictions" are made up by nudging each photographer's crop at random (centre,
 size and angle), a few of them a lot. The report is then rendered by headless Chromium.
 
-    python scripts/make_readme_screenshot.py [--out docs/images/report.png] [--photos 10]
+    python -m scripts.make_readme_screenshot [--out docs/images/report.png] [--photos 10]
+
+(from the repository root: it uses the test suite's Chromium driver, tests/report/browser.py).
 
 Needs a Chromium (``apt-get install -y chromium``) and writes a palette PNG under 300 KB.
 """
@@ -31,9 +33,9 @@ from cropperhead.geometry import (
     crop_to_frame,
     frame_to_crop,
 )
-from cropperhead.report.browser import page_url, screenshot
 from cropperhead.report.html import write_report
 from cropperhead.scan import scan_library
+from tests.report.browser import page_url, screenshot
 
 MAX_BYTES = 300_000
 

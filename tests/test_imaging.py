@@ -22,12 +22,15 @@ from cropperhead.imaging import (
     PHOTO_EXTENSIONS,
     RAW_EXTENSIONS,
     apply_orientation,
-    load_display_image,
+    decode,
+    pixels,
+    raw,
     read_stored_image,
     resize_long_side,
     save_jpeg,
 )
 from cropperhead.metadata.types import UNREADABLE, UNSUPPORTED, SkipError
+from cropperhead.scan.photo import load_photo
 
 # A 64 x 48 stored frame with a red block near the top-left corner and a green block
 # near the top-right corner: together they pin down all eight orientations.
@@ -177,7 +180,7 @@ def test_read_stored_image_returns_unturned_pixels(
     assert stored.image.mode == "RGB"
     assert stored.image.size == (W, H)
     assert_stored_marks(stored.image)
-    shown = load_display_image(path, size=64)
+    shown = load_photo(path, size=64)
     assert shown.orientation == orientation
     assert (shown.width, shown.height) == display_size(W, H, orientation)
     assert_display_marks(shown.image, orientation)
@@ -203,20 +206,20 @@ def test_files_without_orientation_report_none_and_display_as_stored(tmp_path: P
     path = tmp_path / "plain.jpg"
     marked_image().save(path, quality=95)
     assert read_stored_image(path, 64).exif_orientation is None
-    shown = load_display_image(path, 64)
+    shown = load_photo(path, 64)
     assert shown.orientation == 1
     assert_display_marks(shown.image, 1)
 
 
-def test_load_display_image_uses_the_orientation_it_is_given(tmp_path: Path) -> None:
+def test_load_photo_uses_the_orientation_it_is_given(tmp_path: Path) -> None:
     path = tmp_path / "o6.jpg"
     marked_image().save(path, exif=exif_with(6), quality=95)
-    shown = load_display_image(path, 64, orientation=8)  # e.g. the catalog says 8
+    shown = load_photo(path, 64, orientation=8)  # e.g. the catalog says 8
     assert shown.orientation == 8
     assert (shown.width, shown.height) == (H, W)
     assert_display_marks(shown.image, 8)
     with pytest.raises(ValueError, match="orientation"):
-        load_display_image(path, 64, orientation=10)
+        load_photo(path, 64, orientation=10)
 
 
 def test_upper_case_extensions_are_read(tmp_path: Path) -> None:
@@ -241,7 +244,7 @@ def test_big_jpegs_are_drafted_to_the_smallest_scale_that_is_big_enough(tmp_path
     assert stored.decoder == "pillow-draft"
     assert (stored.width, stored.height) == (3000, 2000)
     assert stored.image.size == (375, 250)  # 1/8 scale; long side still >= 300
-    shown = load_display_image(path, 300)
+    shown = load_photo(path, 300)
     assert shown.image.size == (200, 300)
     assert (shown.width, shown.height) == (2000, 3000)
     assert read_stored_image(path, min_long_side=1000).image.size == (1500, 1000)  # 1/2
@@ -330,7 +333,7 @@ def test_grey_and_cmyk_jpegs_become_rgb(tmp_path: Path) -> None:
     assert b < 60
 
 
-@pytest.mark.skipif(imaging.ImageCms is None, reason="Pillow built without LittleCMS")
+@pytest.mark.skipif(pixels.ImageCms is None, reason="Pillow built without LittleCMS")
 def test_icc_profiles_are_converted_to_srgb(shared_fixtures: Path, tmp_path: Path) -> None:
     from PIL import ImageCms
 
@@ -432,7 +435,7 @@ def test_bad_min_long_side_is_a_value_error(tmp_path: Path) -> None:
 
 
 def test_heic_without_plugin_is_unsupported(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(imaging, "PHOTO_EXTENSIONS", RAW_EXTENSIONS | {".jpg"})
+    monkeypatch.setattr(decode, "PHOTO_EXTENSIONS", RAW_EXTENSIONS | {".jpg"})
     (tmp_path / "a.heic").write_bytes(b"\0\0\0\x18ftypheic")
     error = skip_of(tmp_path / "a.heic")
     assert error.reason == UNSUPPORTED
@@ -582,7 +585,7 @@ def test_dng_orientation_comes_from_libraw_and_pixels_stay_stored(
     assert stored.decoder == "raw-half"
     assert stored.image.size == (32, 24)
     np.testing.assert_allclose(bright_centre_fraction(stored.image), (8 / 64, 8 / 48), atol=0.04)
-    shown = load_display_image(path, size=32)
+    shown = load_photo(path, size=32)
     assert (shown.width, shown.height) == display_size(64, 48, orientation)
     expected = points_stored_to_display(np.array([8.0, 8.0]), 64, 48, orientation)
     dw, dh = display_size(64, 48, orientation)
@@ -610,7 +613,7 @@ def test_raw_preview_is_used_as_the_stored_frame(tmp_path: Path, orientation: in
     assert (stored.width, stored.height) == (64, 48)
     assert stored.exif_orientation == orientation
     assert_stored_marks(stored.image)  # the preview's pixels, not turned
-    assert_display_marks(load_display_image(path, 64).image, orientation)
+    assert_display_marks(load_photo(path, 64).image, orientation)
 
 
 def test_raw_preview_that_is_too_small_falls_back_to_the_raw(tmp_path: Path) -> None:
@@ -655,7 +658,7 @@ def test_pixel_dng_fixture_is_its_default_crop(shared_fixtures: Path) -> None:
     # Its 510 x 382 preview shows the whole raster, not the 494 x 366 default crop.
     assert stored.decoder == "raw-half"
     assert abs(stored.image.width / stored.image.height - 494 / 366) < 0.01
-    shown = load_display_image(path, size=128)
+    shown = load_photo(path, size=128)
     assert (shown.width, shown.height) == (366, 494)
     assert shown.image.size == (95, 128)
 
@@ -688,7 +691,7 @@ def test_adobe_dng_fixture_uses_its_preview(shared_fixtures: Path) -> None:
     ],
 )
 def test_preview_frame_check(preview, frame, visible, ok) -> None:
-    assert imaging._preview_covers_frame(preview, frame, visible) is ok
+    assert raw._preview_covers_frame(preview, frame, visible) is ok
 
 
 # --------------------------------------------------------------------- real files
@@ -702,7 +705,7 @@ def test_real_jpegs_and_tiff(shared_fixtures: Path) -> None:
     assert portrait.image.size == (204, 306)
     tiff = read_stored_image(shared_fixtures / "tiff" / "tif-with-iptc-icc-xmp.tif", 16)
     assert (tiff.width, tiff.height, tiff.exif_orientation) == (35, 23, 1)
-    shown = load_display_image(shared_fixtures / "jpeg" / "IMG_8943.jpg", 128)
+    shown = load_photo(shared_fixtures / "jpeg" / "IMG_8943.jpg", 128)
     assert (shown.width, shown.height, shown.orientation) == (495, 743, 1)
     assert shown.image.size == (85, 128)
 
@@ -724,7 +727,7 @@ def test_heic_stored_frame(tmp_path: Path, orientation: int) -> None:
     assert (stored.width, stored.height) == (W, H)
     assert stored.exif_orientation == orientation
     assert_stored_marks(stored.image)
-    assert_display_marks(load_display_image(path, 64).image, orientation)
+    assert_display_marks(load_photo(path, 64).image, orientation)
 
 
 # --------------------------------------------------------------------- save_jpeg

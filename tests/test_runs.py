@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from cropperhead.cli import main
-from cropperhead.runs import NotASweepError, read_sweep, write_run_summary
+from cropperhead.run_summary import write_run_summary
+from cropperhead.runs import NotASweepError, read_sweep
 
 HEADER = "epoch,step,train/loss_epoch,val/iou,val/bde,val/angle_mae,val/iou_usual_crop\n"
 

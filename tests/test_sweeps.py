@@ -11,7 +11,8 @@ from hydra import compose, initialize
 from omegaconf import OmegaConf, open_dict
 
 import cropperhead.config  # noqa: F401
-from cropperhead.runs import optuna_storage, read_sweep
+from cropperhead.config import optuna_storage
+from cropperhead.runs import read_sweep
 from cropperhead.training import run_training
 from tests.helpers import run_train_py
 

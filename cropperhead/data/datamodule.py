@@ -20,9 +20,15 @@ from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader
 
 from cropperhead.data.cache import CachedCropDataset, build_cache, cache_rows, collate_cached
-from cropperhead.data.dataset import CropDataset, DatasetError, Sample, usual_crop
+from cropperhead.data.dataset import CropDataset
 from cropperhead.data.gpu import GpuAugment
-from cropperhead.data.manifest import check_dataset_root, read_usable_samples
+from cropperhead.data.manifest import (
+    DatasetError,
+    Sample,
+    check_dataset_root,
+    read_usable_samples,
+    usual_crop,
+)
 from cropperhead.data.transforms import CropAugment
 from cropperhead.geometry import Crop
 from cropperhead.geometry.aspect import aspect_class, habit

@@ -1,4 +1,4 @@
-"""The scanned training set as tensors (see data/manifest.py for the file itself)."""
+"""The scanned training set as tensors: :class:`CropDataset` (data/manifest.py reads the file)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from cropperhead import files
-from cropperhead.data.manifest import DatasetError, Sample, read_manifest, usual_crop
-
-# Re-exported: the manifest's names used to live here.
-__all__ = ["CropDataset", "DatasetError", "Sample", "read_manifest", "usual_crop"]
+from cropperhead.data.manifest import DatasetError, Sample
 from cropperhead.data.transforms import MEAN, STD, CropAugment, PhotoScale, letterbox
 
 log = logging.getLogger(__name__)

@@ -241,17 +241,6 @@ def crop_is_inside(crop: Crop, width_px: float, height_px: float, tol_px: float 
     )
 
 
-def check_crop_inside(crop: Crop, width_px: float, height_px: float, tol_px: float = 0.5) -> None:
-    """Raise ``ValueError`` (quoting the crop) unless it is a valid crop of the image.
-
-    The default tolerance of half a pixel absorbs the six-decimal rounding of XMP.
-    """
-    if not crop_is_inside(crop, width_px, height_px, tol_px):
-        raise ValueError(
-            f"crop {crop.to_dict()} is not a rectangle inside a {width_px:g} x {height_px:g} image"
-        )
-
-
 def largest_crop(
     width_px: float,
     height_px: float,

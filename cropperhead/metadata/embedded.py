@@ -16,7 +16,7 @@ Supported containers (recognised by their leading bytes, never by the file name)
 Everything else (CR3, HEIF, ...) yields no packets; the scan decides what to do.
 
 Files are read with bounded seeks and reads: no format step reads more than
-:data:`~cropperhead.metadata.xmp.MAX_PACKET_BYTES` at once, loops are capped, and a
+:data:`~cropperhead.metadata.xmp_read.MAX_PACKET_BYTES` at once, loops are capped, and a
 structure that points past the end of the file or lies about its lengths raises
 ``SkipError(BAD_METADATA)``. A JPEG that simply ends before its image data keeps the
 packets already found.
@@ -40,7 +40,7 @@ from cropperhead.metadata.types import (
     DevelopSettings,
     SkipError,
 )
-from cropperhead.metadata.xmp import (
+from cropperhead.metadata.xmp_read import (
     MAX_PACKET_BYTES,
     check_field_names,
     extended_xmp_guid,
@@ -82,80 +82,113 @@ def _read_exact(handle: BinaryIO, size: int, path: Path, what: str) -> bytes:
 
 
 def _jpeg_packets(handle: BinaryIO, size: int, path: Path) -> list[bytes]:
-    main: bytes | None = None
-    # guid -> (full length, {offset: chunk})
-    extended: dict[bytes, tuple[int, dict[int, bytes]]] = {}
-    extended_bytes = 0
+    found = _JpegXmp(path)
     position = 2
     for _ in range(MAX_SEGMENTS):
-        handle.seek(position)
-        byte = handle.read(1)
-        if not byte:
+        code = _next_marker(handle, position, path)
+        if code is None:
             break  # the file ends between segments: keep what was found
-        if byte != b"\xff":
-            # libjpeg skips stray bytes before a marker; do the same, boundedly.
-            skipped = 0
-            while byte and byte != b"\xff" and skipped < 65_536:
-                byte = handle.read(1)
-                skipped += 1
-            if byte != b"\xff":
-                raise _bad(path, f"no JPEG marker near byte {position}")
-            logger.debug("%s: %d stray bytes before a JPEG marker", path, skipped)
-        marker = handle.read(1)
-        while marker == b"\xff":  # fill bytes
-            marker = handle.read(1)
-        if not marker:
-            break
-        code = marker[0]
         position = handle.tell()
         if code in (0x01, 0xD8) or 0xD0 <= code <= 0xD7:
             continue  # markers without a length
         if code in (0xD9, 0xDA):
             break  # end of image, start of scan: metadata comes before both
-        length_bytes = handle.read(2)
-        if len(length_bytes) < 2:
+        body_size = _segment_body_size(handle, code, position, size, path)
+        if body_size is None:
             break
-        length = struct.unpack(">H", length_bytes)[0]
-        if length < 2:
-            raise _bad(
-                path, f"JPEG segment 0x{code:02X} at byte {position - 2} has length {length}"
-            )
-        body_start = position + 2
-        body_size = length - 2
-        if body_start + body_size > size:
-            raise _bad(
-                path,
-                f"JPEG segment 0x{code:02X} at byte {position - 2} claims {length} bytes; "
-                f"only {size - position} remain",
-            )
         if code == 0xE1:
-            body = handle.read(body_size)
-            if body.startswith(XMP_APP1_HEADER):
-                if main is None:
-                    main = body[len(XMP_APP1_HEADER) :]
-                else:
-                    logger.debug("%s: ignoring a second main XMP segment", path)
-            elif body.startswith(EXTENDED_XMP_HEADER):
-                extended_bytes += len(body)
-                if extended_bytes > MAX_PACKET_BYTES:
-                    raise _bad(path, f"Extended XMP exceeds {MAX_PACKET_BYTES} bytes")
-                _add_extended_chunk(body, extended, path)
-        position = body_start + body_size
+            found.add_app1(handle.read(body_size))
+        position += 2 + body_size
     else:
         raise _bad(path, f"more than {MAX_SEGMENTS} JPEG segments before the image data")
-    if main is None:
-        return []
-    packets = [main]
-    try:
-        guid = extended_xmp_guid(main)
-    except SkipError:
-        return packets  # the reader reports the broken main packet
-    if guid is not None:
-        chunks = extended.get(guid.encode("ascii", "replace"))
-        if chunks is None:
-            raise _bad(path, f"the Extended XMP {guid!r} named by the main packet is missing")
-        packets.append(_assemble_extended(guid, *chunks, path))
-    return packets
+    return found.packets()
+
+
+def _next_marker(handle: BinaryIO, position: int, path: Path) -> int | None:
+    """The code of the marker at ``position``, past stray and fill bytes; None at the end."""
+    handle.seek(position)
+    byte = handle.read(1)
+    if not byte:
+        return None
+    if byte != b"\xff":
+        # libjpeg skips stray bytes before a marker; do the same, boundedly.
+        skipped = 0
+        while byte and byte != b"\xff" and skipped < 65_536:
+            byte = handle.read(1)
+            skipped += 1
+        if byte != b"\xff":
+            raise _bad(path, f"no JPEG marker near byte {position}")
+        logger.debug("%s: %d stray bytes before a JPEG marker", path, skipped)
+    marker = handle.read(1)
+    while marker == b"\xff":  # fill bytes
+        marker = handle.read(1)
+    return marker[0] if marker else None
+
+
+def _segment_body_size(
+    handle: BinaryIO, code: int, position: int, size: int, path: Path
+) -> int | None:
+    """The length of the segment body after the marker ending at ``position``.
+
+    None when the file ends inside the length field; ``SkipError`` for a length that
+    lies.
+    """
+    length_bytes = handle.read(2)
+    if len(length_bytes) < 2:
+        return None
+    length = struct.unpack(">H", length_bytes)[0]
+    if length < 2:
+        raise _bad(path, f"JPEG segment 0x{code:02X} at byte {position - 2} has length {length}")
+    body_size = length - 2
+    if position + 2 + body_size > size:
+        raise _bad(
+            path,
+            f"JPEG segment 0x{code:02X} at byte {position - 2} claims {length} bytes; "
+            f"only {size - position} remain",
+        )
+    return body_size
+
+
+class _JpegXmp:
+    """The XMP of one JPEG as its APP1 segments are met: the main packet, Extended chunks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.main: bytes | None = None
+        # guid -> (full length, {offset: chunk})
+        self.extended: dict[bytes, tuple[int, dict[int, bytes]]] = {}
+        self.extended_bytes = 0
+
+    def add_app1(self, body: bytes) -> None:
+        """Keep an APP1 segment's body if it is XMP (the first main packet wins)."""
+        if body.startswith(XMP_APP1_HEADER):
+            if self.main is None:
+                self.main = body[len(XMP_APP1_HEADER) :]
+            else:
+                logger.debug("%s: ignoring a second main XMP segment", self.path)
+        elif body.startswith(EXTENDED_XMP_HEADER):
+            self.extended_bytes += len(body)
+            if self.extended_bytes > MAX_PACKET_BYTES:
+                raise _bad(self.path, f"Extended XMP exceeds {MAX_PACKET_BYTES} bytes")
+            _add_extended_chunk(body, self.extended, self.path)
+
+    def packets(self) -> list[bytes]:
+        """``[main]``, ``[main, extended]`` when the main packet names one, or ``[]``."""
+        if self.main is None:
+            return []
+        packets = [self.main]
+        try:
+            guid = extended_xmp_guid(self.main)
+        except SkipError:
+            return packets  # the reader reports the broken main packet
+        if guid is not None:
+            chunks = self.extended.get(guid.encode("ascii", "replace"))
+            if chunks is None:
+                raise _bad(
+                    self.path, f"the Extended XMP {guid!r} named by the main packet is missing"
+                )
+            packets.append(_assemble_extended(guid, *chunks, self.path))
+        return packets
 
 
 def _add_extended_chunk(

@@ -95,6 +95,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cropperhead.errors import one_line
 from cropperhead.geometry import Crop, crop_is_inside
 from cropperhead.metadata import lua
 from cropperhead.metadata.types import (
@@ -389,10 +390,6 @@ def _field_keys(fields: Sequence[str]) -> dict[str, str]:
     return keys
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def _as_str(value: Any) -> str | None:
     """A path-like text column (bytes from the connection) as ``str``; odd bytes kept."""
     if value is None:
@@ -485,7 +482,7 @@ def _open(path: Path, timeout_s: float) -> tuple[sqlite3.Connection, bool]:
     except sqlite3.Error as exc:
         conn.close()
         raise CatalogError(
-            f"not a readable Lightroom catalog: {str(path)!r}: {_one_line(str(exc))}"
+            f"not a readable Lightroom catalog: {str(path)!r}: {one_line(str(exc))}"
         ) from exc
     return conn, immutable
 
@@ -546,7 +543,7 @@ def _develop_settings_table(kind: str | None, value: Any) -> dict[Any, Any]:
             raise ValueError(f"develop settings are a {kind} value, not text: {value!r}")
         table = lua.loads(text or "")
     except (ValueError, TypeError) as exc:
-        raise SkipError(BAD_METADATA, f"develop settings: {_one_line(str(exc))}") from exc
+        raise SkipError(BAD_METADATA, f"develop settings: {one_line(str(exc))}") from exc
     if not isinstance(table, dict):
         raise SkipError(BAD_METADATA, "develop settings are not a keyed Lua table")
     return table
@@ -579,7 +576,7 @@ def _crop_from_settings(
     try:
         crop = Crop(*values)
     except (ValueError, TypeError) as exc:
-        raise SkipError(INVALID_CROP, _one_line(str(exc))) from exc
+        raise SkipError(INVALID_CROP, one_line(str(exc))) from exc
     if width_px and height_px:
         slack = max(0.5, _INSIDE_SLACK * max(width_px, height_px))
         if not crop_is_inside(crop, width_px, height_px, tol_px=slack):
@@ -618,7 +615,7 @@ def _row_item(
     label = f"catalog image {image_id}"
 
     def skipped(source: str, reason: str, detail: str) -> SkippedRow:
-        return SkippedRow(source, reason, _one_line(f"{label}: {detail}"), sample_key)
+        return SkippedRow(source, reason, one_line(f"{label}: {detail}"), sample_key)
 
     if file_id is None:
         return skipped(fallback_source, BAD_METADATA, "no AgLibraryFile row for its rootFile")
@@ -686,7 +683,7 @@ class _RowReader:
         except sqlite3.OperationalError as exc:
             if self.immutable or not _is_locked(exc):
                 raise CatalogError(
-                    f"cannot read catalog {str(self.path)!r}: {_one_line(str(exc))}"
+                    f"cannot read catalog {str(self.path)!r}: {one_line(str(exc))}"
                 ) from exc
             logger.warning(
                 "catalog %s became locked while reading (is Lightroom open?); going on with "
@@ -695,7 +692,7 @@ class _RowReader:
             )
         except sqlite3.Error as exc:
             raise CatalogError(
-                f"cannot read catalog {str(self.path)!r}: {_one_line(str(exc))}"
+                f"cannot read catalog {str(self.path)!r}: {one_line(str(exc))}"
             ) from exc
         self.conn.close()
         self.conn = _connect(self.path, immutable=True, timeout_s=BUSY_TIMEOUT_S)
@@ -705,7 +702,7 @@ class _RowReader:
             return self.conn.execute(self.query, (after_id, _BATCH_ROWS)).fetchall()
         except sqlite3.Error as exc:
             raise CatalogError(
-                f"cannot read catalog {str(self.path)!r}: {_one_line(str(exc))}"
+                f"cannot read catalog {str(self.path)!r}: {one_line(str(exc))}"
             ) from exc
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
@@ -730,7 +727,7 @@ def _iter_items(
                 yield SkippedRow(
                     f"{catalog}#{row[0]}",
                     BAD_METADATA,
-                    _one_line(f"catalog image {row[0]}: {type(exc).__name__}: {exc}"),
+                    one_line(f"catalog image {row[0]}: {type(exc).__name__}: {exc}"),
                     f"lrcat:{catalog}:{row[0]}",
                 )
     finally:

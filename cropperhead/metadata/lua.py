@@ -1,4 +1,4 @@
-r"""A safe reader (and a small writer) for the Lua table literals Lightroom stores.
+r"""A safe reader for the Lua table literals Lightroom stores.
 
 Lightroom Classic keeps a photo's develop settings in
 ``Adobe_imageDevelopSettings.text`` as a Lua table constructor::
@@ -49,15 +49,14 @@ Limits: hostile or broken text fails fast with :class:`LuaSyntaxError` (a
 linear in the text; ``max_length`` caps the characters read, ``max_depth`` the nesting
 of tables and ``max_items`` the number of values.
 
-:func:`dumps` writes Python values back as a Lua literal in Lightroom's layout; it is
-used to build test catalogs.
+Nothing in the program writes these literals; the writer that builds test catalogs is
+``tests/metadata/lua_dumps.py``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -65,7 +64,6 @@ __all__ = [
     "DEFAULT_MAX_ITEMS",
     "DEFAULT_MAX_LENGTH",
     "LuaSyntaxError",
-    "dumps",
     "loads",
 ]
 
@@ -507,97 +505,3 @@ def loads(
             f"Lua literal: text of {len(text)} characters is longer than {max_length}"
         )
     return _Parser(text, max_depth, max_items).parse_document()
-
-
-def _dump_string(value: str) -> str:
-    out = ['"']
-    for ch in value:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\{code:03d}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise ValueError(f"cannot write a lone surrogate in a Lua string: {value!r}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _dump_scalar(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise ValueError(f"integer {value!r} does not fit in Lua's 64 bits")
-        if value == _INT64_MIN:
-            # "-9223372036854775808" is minus a literal too big for an integer, so Lua
-            # (and loads) read it as a float; the hex literal wraps to the integer.
-            return "0x8000000000000000"
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot write a non-finite number as a Lua literal: {value!r}")
-        return repr(value)
-    if isinstance(value, str):
-        return _dump_string(value)
-    raise TypeError(f"cannot write {type(value).__name__} as a Lua literal: {value!r}")
-
-
-def _dump_key(key: Any) -> str:
-    if isinstance(key, str):
-        if _NAME.fullmatch(key) and key not in _KEYWORDS:
-            return key
-        return f"[{_dump_string(key)}]"
-    if isinstance(key, bool) or not isinstance(key, (int, float)):
-        raise TypeError(f"Lua table keys must be str, int or float, got {key!r}")
-    if isinstance(key, float) and math.isnan(key):
-        raise ValueError(f"NaN cannot be a Lua table key: {key!r}")
-    return f"[{_dump_scalar(key)}]"
-
-
-def dumps(value: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
-    r"""Write a Python value as a Lua literal, laid out the way Lightroom writes one.
-
-    Tables come out as ``{ key = value,\nkey = value }`` and ``{  }`` when empty, like
-    ``Adobe_imageDevelopSettings.text``. Keys keep the mapping's order (Lightroom sorts
-    them; sort yourself if you need that). ``loads(dumps(v))`` gives ``v`` back, except
-    that an empty list comes back as ``{}`` and ``None`` values in a mapping are left out.
-
-    Args:
-        value: ``None``, ``bool``, ``int`` (64-bit), finite ``float``, ``str``, a
-            mapping (keys ``str``, ``int`` or ``float``) or a sequence (not ``str``).
-        max_depth: most tables nested inside one another.
-
-    Returns:
-        The Lua text, without a leading ``s =``.
-
-    Raises:
-        TypeError: a value or key of an unsupported type.
-        ValueError: a non-finite float, an integer outside 64 bits, a lone surrogate
-            in a string, or tables nested deeper than ``max_depth``.
-    """
-
-    def dump(item: Any, depth: int) -> str:
-        is_mapping = isinstance(item, Mapping)
-        is_sequence = isinstance(item, Sequence) and not isinstance(item, (str, bytes, bytearray))
-        if not (is_mapping or is_sequence):
-            return _dump_scalar(item)
-        if depth >= max_depth:
-            raise ValueError(f"tables nested deeper than {max_depth}")
-        if is_mapping:
-            entries = [
-                f"{_dump_key(k)} = {dump(v, depth + 1)}" for k, v in item.items() if v is not None
-            ]
-        else:
-            entries = [dump(v, depth + 1) for v in item]
-        return "{ " + ",\n".join(entries) + " }" if entries else "{  }"
-
-    return dump(value, 0)

@@ -20,7 +20,7 @@ valid-by-construction parametrisation, so its output is the crop record itself:
 Metadata travels inside the file: the ONNX model's ``metadata_props`` and the TorchScript
 archive's extra file hold ``cropperhead.json`` (format, export version, CropperHead
 version, image size, backbone, mean/std, the input/output description, hyperparameters);
-:func:`cropperhead.predict.models.load_crop_model` reads it, and
+:func:`cropperhead.predict.loaders.load_crop_model` reads it, and
 ``python predict.py ckpt_path=model.onnx`` runs the file directly.
 
 ONNX uses torch's ``torch.export``-based exporter (``dynamo=True``, which needs the
@@ -47,21 +47,20 @@ import torch
 from torch import Tensor, nn
 
 from cropperhead import files
-from cropperhead.predict.models import (
+from cropperhead.predict.errors import ModelLoadError
+from cropperhead.predict.export_cli import DEFAULT_OPSET, FORMATS
+from cropperhead.predict.loaders import (
     EXPORT_FORMAT,
     METADATA_KEY,
-    CropNet,
-    ModelLoadError,
     export_metadata,
     load_crop_model,
 )
+from cropperhead.predict.network import CropNet
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("onnx", "torchscript")
+#: The exported file's suffix, by format (:data:`FORMATS`, with the command line).
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
-#: Default ONNX opset (onnxruntime >= 1.18 runs it).
-DEFAULT_OPSET = 18
 #: Largest difference accepted between the exported file and the checkpoint.
 VERIFY_TOLERANCE = 1e-4
 

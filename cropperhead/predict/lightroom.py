@@ -34,6 +34,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cropperhead.data.manifest import round_value
 from cropperhead.geometry import Crop, check_orientation, crop_display_to_stored, display_size
 from cropperhead.metadata.lrcat import LIGHTROOM_ORIENTATIONS
 
@@ -47,8 +48,6 @@ __all__ = [
 
 #: EXIF orientation -> Lightroom's orientation code (the inverse of the catalog reader's table).
 LIGHTROOM_CODES: dict[int, str] = {exif: code for code, exif in LIGHTROOM_ORIENTATIONS.items()}
-#: Digits kept, as in the rest of the predict record.
-DIGITS = 9
 _EDGE_KEYS = ("CropLeft", "CropTop", "CropRight", "CropBottom")
 
 
@@ -63,8 +62,7 @@ def lightroom_code(orientation: int) -> str:
 
 def _edge(value: float) -> float:
     # Crop allows 1e-6 of slack outside [0, 1]; Lightroom gets the clamped value.
-    value = round(min(max(float(value), 0.0), 1.0), DIGITS)
-    return 0.0 if value == 0 else value
+    return round_value(min(max(float(value), 0.0), 1.0))
 
 
 def lightroom_values(crop: Crop, width: int, height: int, orientation: int) -> dict[str, Any]:
@@ -79,8 +77,9 @@ def lightroom_values(crop: Crop, width: int, height: int, orientation: int) -> d
 
     Returns:
         ``{"CropLeft", "CropTop", "CropRight", "CropBottom"}`` (fractions of the stored
-        frame, 9 decimals, clamped to [0, 1]), ``"CropAngle"`` (degrees, negated for the
-        mirrored orientations 2, 4, 5, 7) and ``"orientation"`` (Lightroom's code).
+        frame, rounded as the rest of the record, clamped to [0, 1]), ``"CropAngle"``
+        (degrees, negated for the mirrored orientations 2, 4, 5, 7) and
+        ``"orientation"`` (Lightroom's code).
 
     Raises:
         ValueError: a bad orientation or a non-positive size.
@@ -91,8 +90,7 @@ def lightroom_values(crop: Crop, width: int, height: int, orientation: int) -> d
     stored_w, stored_h = display_size(width, height, orientation)
     stored = crop_display_to_stored(crop, stored_w, stored_h, orientation)
     values: dict[str, Any] = {key: _edge(getattr(stored, key[4:].lower())) for key in _EDGE_KEYS}
-    angle = round(stored.angle, DIGITS)
-    values["CropAngle"] = 0.0 if angle == 0 else angle
+    values["CropAngle"] = round_value(stored.angle)
     values["orientation"] = code
     return values
 

@@ -2,7 +2,7 @@
 
 A :class:`Predictor` turns photo paths into display-frame crops:
 
-1. DataLoader workers decode each photo with :func:`cropperhead.scan.pipeline.load_photo`
+1. DataLoader workers decode each photo with :func:`cropperhead.scan.photo.load_photo`
    (the scan's display orientation: XMP tiff:Orientation, then EXIF), at the long side
    the training images were scanned with (``decode_size``, the scan's ``--size``, 512 by
    default), and letterbox it to the model's square input with
@@ -55,19 +55,17 @@ from cropperhead.geometry import Crop
 from cropperhead.geometry.boxes import rotated_iou
 from cropperhead.imaging import DisplayImage
 from cropperhead.metadata.types import INVALID_CROP, UNREADABLE, SkipError
-from cropperhead.predict.models import CropModel
-from cropperhead.workers import exit_with_parent
+from cropperhead.predict.loaders import CropModel
+from cropperhead.predict.options import DEFAULT_DECODE_SIZE
+from cropperhead.workers import cpu_cores, exit_with_parent
 
 logger = logging.getLogger(__name__)
 
-#: The scan's default ``--size``: the long side training images are stored at.
-DEFAULT_DECODE_SIZE = 512
 #: Most DataLoader workers started by default.
 MAX_DEFAULT_WORKERS = 8
 #: Photos per forward pass by default on a GPU, and on the CPU. A CPU's time per photo
-#: hardly changes from 4 photos up, and smaller batches let the network run while the
-#: workers decode the next ones instead of after them (16 photos on 2 cores: 1.02x of
-#: the decode rate with 16, 1.32x with 8; benchmarks/README.md).
+#: hardly changes from a few photos up, and smaller batches let the network run while
+#: the workers decode the next photos instead of after them (benchmarks/README.md).
 DEFAULT_BATCH_SIZE_GPU = 16
 DEFAULT_BATCH_SIZE_CPU = 8
 
@@ -124,7 +122,7 @@ def prepare_photo(photo: DisplayImage, image_size: int) -> np.ndarray:
     """A decoded display-frame photo as the network's ``uint8`` canvas.
 
     Args:
-        photo: from :func:`cropperhead.scan.pipeline.load_photo`.
+        photo: from :func:`cropperhead.scan.photo.load_photo`.
         image_size: the model's input side.
 
     Returns:
@@ -148,7 +146,7 @@ def load_and_prepare(
     Raises:
         SkipError: the photo cannot be decoded.
     """
-    from cropperhead.scan.pipeline import load_photo
+    from cropperhead.scan.photo import load_photo
 
     photo = load_photo(path, max(decode_size, image_size), orientation)
     return {
@@ -241,14 +239,6 @@ def _single_threaded_cv2() -> None:
         cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover - cv2 comes with albumentations
         pass
-
-
-def cpu_cores() -> int:
-    """The CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def default_num_workers(n_photos: int) -> int:
@@ -350,7 +340,7 @@ class Predictor:
 
         Returns:
             ``([B, 5 + E] float64 outputs, [B] float64 agreements or None)``, CPU: the
-            crops, then ``model.info.extras`` columns (models.py ``CropNet.forward``).
+            crops, then ``model.info.extras`` columns (network.py ``CropNet.forward``).
         """
         images = self.normalize(canvases)
         n = images.shape[0]

@@ -111,6 +111,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -482,72 +483,20 @@ def write_crop(
     def result(action: str, **kw: object) -> WritebackResult:
         return WritebackResult(photo, action, tuple(targets), stored, crop, **kw)
 
-    places = metadata.places()
-    extra = [t for t in targets if os.path.exists(t) and metadata.find(t) is None]
-    if extra:
-        reads = [read_sidecar_bytes(t) for t in extra]
-        places += PhotoMetadata(photo, reads, geometry=geometry).sidecars
-    by_path = {place.path: place for place in places if place.kind == SIDECAR}
-
-    live = [p for p in places if p.photographers_crop]
-    deciding = metadata.deciding
-    if deciding in live:
-        live.remove(deciding)
-        live.insert(0, deciding)
+    places = _places_of(photo, metadata, targets, geometry)
+    live = _photographers_crops(metadata, places)
     old_crop = _shown_crop(live[0], geometry(), orientation) if live else None
     old = {"old_crop": old_crop, "old_source": live[0].path if live else None}
+    refused = _refusal(photo, places, targets, live, overwrite)
+    if refused is not None:
+        action, reason, detail = refused
+        return result(action, reason=reason, detail=detail, **old)
 
-    applied = [
-        p
-        for p in places
-        if p.path in targets and p.settings is not None and p.settings.already_applied
-    ]
-    if applied:
-        return result(
-            SKIPPED,
-            reason=ALREADY_APPLIED,
-            detail=f"{applied[0].path.name} says crs:AlreadyApplied=True (an exported picture): "
-            "Camera Raw would not apply a crop written there",
-            **old,
-        )
-    if live and not overwrite:
-        return result(
-            KEPT,
-            detail=f"{live[0].describe()} holds the photographer's crop; "
-            "overwrite=true replaces it",
-            **old,
-        )
-    problems = [p for p in places if p.error is not None]
-    if problems and not overwrite:
-        err = problems[0].error
-        return result(
-            SKIPPED,
-            reason=BAD_METADATA,
-            detail=f"cannot tell whether {problems[0].path.name} holds a crop ({err.detail}); "
-            "overwrite=true writes anyway",
-            **old,
-        )
-
-    for path in targets:
-        refusal = _link_refusal(photo, path)
-        if refusal is not None:
-            return result(SKIPPED, reason=SIDECAR_LINK, detail=refusal, **old)
+    by_path = {place.path: place for place in places if place.kind == SIDECAR}
     notes: list[str] = []
-    edits: list[_Edit] = []
-    for path in targets:
-        place = by_path.get(path)
-        if (
-            place is not None
-            and place.editor == EDITOR_DARKTABLE
-            and place.darktable_developed
-            and _holds_crop(place, crop, geometry(), orientation)
-        ):
-            continue  # the history already makes this crop: appending would repeat it
-        planned = _plan_edit(path, stored, size, orientation, geometry(), notes)
-        if isinstance(planned, tuple):
-            return result(SKIPPED, reason=planned[0], detail=planned[1], **old)
-        if planned.merged != planned.existing:
-            edits.append(planned)
+    edits = _plan_edits(targets, by_path, crop, stored, size, orientation, geometry(), notes)
+    if isinstance(edits, tuple):
+        return result(SKIPPED, reason=edits[0], detail=edits[1], **old)
     detail = "; ".join(notes)
     for note in notes:
         logger.warning("%s: %s", photo, note)
@@ -555,6 +504,110 @@ def write_crop(
         return result(UNCHANGED, detail=detail, **old)
     if dry_run:
         return result(WOULD_WRITE, detail=detail, **old)
+    backups = _write_edits(edits, stored, size, orientation, backup)
+    if isinstance(backups, str):
+        return result(SKIPPED, reason=WRITE_FAILED, detail=backups, **old)
+    return result(WRITTEN, backups=tuple(backups), detail=detail, **old)
+
+
+def _places_of(
+    photo: Path, metadata: PhotoMetadata, targets: list[Path], geometry: Callable[[], PhotoGeometry]
+) -> list[Place]:
+    """Every place of the photo's metadata, and the target sidecars the scan does not read."""
+    places = metadata.places()
+    extra = [t for t in targets if os.path.exists(t) and metadata.find(t) is None]
+    if extra:
+        reads = [read_sidecar_bytes(t) for t in extra]
+        places += PhotoMetadata(photo, reads, geometry=geometry).sidecars
+    return places
+
+
+def _photographers_crops(metadata: PhotoMetadata, places: list[Place]) -> list[Place]:
+    """The places with a crop of the photographer's, the one that decides first."""
+    live = [p for p in places if p.photographers_crop]
+    deciding = metadata.deciding
+    if deciding in live:
+        live.remove(deciding)
+        live.insert(0, deciding)
+    return live
+
+
+def _refusal(
+    photo: Path, places: list[Place], targets: list[Path], live: list[Place], overwrite: bool
+) -> tuple[str, str | None, str] | None:
+    """Why nothing may be written, as ``(action, reason, detail)``; None when it may be.
+
+    In this order: a target says crs:AlreadyApplied, the photographer's crop is kept,
+    metadata that cannot be read (both unless ``overwrite``), a target link that may not
+    be followed.
+    """
+    applied = [
+        p
+        for p in places
+        if p.path in targets and p.settings is not None and p.settings.already_applied
+    ]
+    if applied:
+        return (
+            SKIPPED,
+            ALREADY_APPLIED,
+            f"{applied[0].path.name} says crs:AlreadyApplied=True (an exported picture): "
+            "Camera Raw would not apply a crop written there",
+        )
+    if live and not overwrite:
+        return (
+            KEPT,
+            None,
+            f"{live[0].describe()} holds the photographer's crop; overwrite=true replaces it",
+        )
+    problems = [p for p in places if p.error is not None]
+    if problems and not overwrite:
+        err = problems[0].error
+        return (
+            SKIPPED,
+            BAD_METADATA,
+            f"cannot tell whether {problems[0].path.name} holds a crop ({err.detail}); "
+            "overwrite=true writes anyway",
+        )
+    for path in targets:
+        refusal = _link_refusal(photo, path)
+        if refusal is not None:
+            return SKIPPED, SIDECAR_LINK, refusal
+    return None
+
+
+def _plan_edits(
+    targets: list[Path],
+    by_path: dict[Path, Place],
+    crop: Crop,
+    stored: Crop,
+    size: tuple[int, int],
+    orientation: int,
+    geometry: PhotoGeometry,
+    notes: list[str],
+) -> list[_Edit] | tuple[str, str]:
+    """The targets' new contents (those that change), or ``(reason, detail)`` of a refusal."""
+    edits: list[_Edit] = []
+    for path in targets:
+        place = by_path.get(path)
+        if (
+            place is not None
+            and place.editor == EDITOR_DARKTABLE
+            and place.darktable_developed
+            and _holds_crop(place, crop, geometry, orientation)
+        ):
+            continue  # the history already makes this crop: appending would repeat it
+        planned = _plan_edit(path, stored, size, orientation, geometry, notes)
+        if isinstance(planned, tuple):
+            return planned
+        if planned.merged != planned.existing:
+            edits.append(planned)
+    return edits
+
+
+def _write_edits(
+    edits: list[_Edit], stored: Crop, size: tuple[int, int], orientation: int, backup: bool
+) -> list[Path] | str:
+    """Write the planned edits; the backups made, or the detail of the first failure."""
     backups: list[Path] = []
     for edit in edits:
         try:
@@ -565,10 +618,10 @@ def write_crop(
                     edit.path, stored, backup=backup, image_size=size, orientation=orientation
                 )
         except (ValueError, OSError, SkipError) as exc:
-            return result(SKIPPED, reason=WRITE_FAILED, detail=f"{edit.path.name}: {exc}", **old)
+            return f"{edit.path.name}: {exc}"
         if made is not None:
             backups.append(made)
-    return result(WRITTEN, backups=tuple(backups), detail=detail, **old)
+    return backups
 
 
 __all__ = [

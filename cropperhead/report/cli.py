@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
+
+from cropperhead.errors import print_error
 
 logger = logging.getLogger(__name__)
 
@@ -214,15 +215,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     st.set_defaults(func=run_stats)
 
 
-def _error(command: str, message: str, status: int = 2) -> int:
-    print(f"cropperhead {command}: error: {message}", file=sys.stderr)
-    return status
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``cropperhead evaluate``; returns the exit status."""
-    from cropperhead.report.evaluate import evaluate_split, read_suggestions, training_usual_crop
-    from cropperhead.report.predictions import ReportError, load_samples
+    from cropperhead.report.baselines import training_usual_crop
+    from cropperhead.report.evaluate import evaluate_split
+    from cropperhead.report.predictions import ReportError, load_samples, read_suggestions
 
     try:
         predictions = read_suggestions(args.predictions)
@@ -248,10 +245,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
             usual_samples=usual_samples,
         )
     except ReportError as exc:
-        return _error("evaluate", str(exc))
+        return print_error(exc, prog="cropperhead evaluate")
     except ValueError as exc:
         logger.debug("evaluate failed", exc_info=True)
-        return _error("evaluate", str(exc).splitlines()[0] if str(exc) else repr(exc))
+        message = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        return print_error(message, prog="cropperhead evaluate")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -270,9 +268,9 @@ def run_report(args: argparse.Namespace) -> int:
             args.predictions, out, args.manifest, args.thumb_size, overwrite=args.overwrite
         )
     except ReportError as exc:
-        return _error("report", str(exc))
+        return print_error(exc, prog="cropperhead report")
     except OSError as exc:
-        return _error("report", f"cannot write {out}: {exc.strerror or exc}")
+        return print_error(f"cannot write {out}: {exc.strerror or exc}", prog="cropperhead report")
     print(f"wrote {written}")
     return 0
 
@@ -286,9 +284,9 @@ def run_stats(args: argparse.Namespace) -> int:
     try:
         stats = dataset_stats(args.dataset, out, overwrite=args.overwrite)
     except ReportError as exc:
-        return _error("stats", str(exc))
+        return print_error(exc, prog="cropperhead stats")
     except OSError as exc:
-        return _error("stats", f"cannot write {out}: {exc.strerror or exc}")
+        return print_error(f"cannot write {out}: {exc.strerror or exc}", prog="cropperhead stats")
     if args.json:
         print(json.dumps(stats.to_dict(), indent=2))
     else:

@@ -1,7 +1,7 @@
 """A self-contained HTML contact sheet of suggested crops.
 
 One card per prediction: a thumbnail of the photo in its display frame (embedded as a
-base64 JPEG, made with :func:`cropperhead.scan.pipeline.load_photo` exactly as the scan
+base64 JPEG, made with :func:`cropperhead.scan.photo.load_photo` exactly as the scan
 orients it), the suggested crop as a turned rectangle, the photographer's own crop when
 a manifest knows the photo, and the IoU between them. The rectangles are an SVG overlay
 in coordinates normalised by the display frame, so they stay sharp at any zoom; a tick
@@ -30,15 +30,17 @@ import numpy as np
 from PIL import Image
 
 from cropperhead import files
+from cropperhead.errors import one_line
 from cropperhead.geometry import Crop, crop_to_corners
-from cropperhead.report.evaluate import IOU_THRESHOLD, EvaluationResult, match, score
+from cropperhead.report.evaluate import EvaluationResult, match
 from cropperhead.report.predictions import (
-    Prediction,
+    PredictionRecord,
     ReportError,
     load_samples,
     read_predictions,
     source_key,
 )
+from cropperhead.report.scores import IOU_THRESHOLD, score
 from cropperhead.viz import PRED_RGB, TARGET_RGB
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ class Card:
     """
 
     index: int
-    prediction: Prediction
+    prediction: PredictionRecord
     targets: list[tuple[Crop, int, int]] = field(default_factory=list)
     ious: list[float] = field(default_factory=list)
     thumbnail: bytes | None = None
@@ -178,7 +180,7 @@ def is_report_file(path: Path) -> bool:
 def _add_thumbnail(card: Card, samples: list[Sample], size: int) -> None:
     """Fill ``card.thumbnail`` from the photo, else the scanned copy, else a note."""
     from cropperhead.metadata.types import SkipError
-    from cropperhead.scan.pipeline import load_photo
+    from cropperhead.scan.photo import load_photo
 
     pred = card.prediction
     try:
@@ -187,7 +189,7 @@ def _add_thumbnail(card: Card, samples: list[Sample], size: int) -> None:
         reason = f"{exc.reason}: {exc.detail}"
     except Exception as exc:  # a decoder's bug must not stop the report
         log.debug("cannot read %s", pred.source, exc_info=True)
-        reason = f"unreadable: {type(exc).__name__}: {_one_line(exc)}"
+        reason = f"unreadable: {type(exc).__name__}: {one_line(exc)}"
     else:
         card.thumbnail, card.thumb_size = _jpeg(picture)
         return
@@ -211,11 +213,6 @@ def _jpeg(picture: Image.Image) -> tuple[bytes, tuple[int, int]]:
     buffer = io.BytesIO()
     picture.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return buffer.getvalue(), picture.size
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------- rendering

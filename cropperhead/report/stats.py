@@ -177,7 +177,7 @@ def crop_stats(samples: Sequence[Sample | Mapping[str, Any]]) -> CropStats:
     """Measure the habit over manifest samples.
 
     Args:
-        samples: :class:`~cropperhead.data.dataset.Sample` rows (``read_manifest``) or
+        samples: :class:`~cropperhead.data.manifest.Sample` rows (``read_manifest``) or
             manifest.jsonl dicts (``source``, ``width``, ``height``, ``crop``, ``origin``).
 
     Returns:

@@ -2,8 +2,13 @@
 
 Python API: :func:`scan_library` (returns a :class:`ScanSummary`); command line:
 :mod:`cropperhead.scan.cli`. Modules: ``walker`` (finding photos and sidecars),
-``manifest`` (the files written, atomic writes, state and journal), ``relocate``
-(finding a catalog's moved photos), ``pipeline`` (labelling one photo; the scan itself).
+``relocate`` (finding a catalog's moved photos), ``inputs`` (catalog rows and the inputs'
+own skip records), ``arguments`` (the checks made before anything is written),
+``rules`` (what a source's settings mean for a sample), ``photo`` (labelling one photo,
+in a worker), ``keys`` (the incremental key), ``pool`` (the worker processes),
+``state`` (the state, journal and lock in ``.scan/``), ``manifest`` (manifest.jsonl and
+skipped.jsonl), ``jsonl`` (JSON lines, written atomically), ``summary`` (what a scan
+reports) and ``pipeline`` (the scan itself).
 
 Rules this package decides
 ==========================
@@ -72,7 +77,7 @@ Incremental scans
     the scan settings (``--size``, ``--field``, ``--include-uncropped``) plus a version
     of these rules. A photo whose key and images are unchanged is not decoded, not even
     read; its previous samples and skip records are kept. The state lives in
-    ``DATASET_DIR/.scan/`` (see :mod:`cropperhead.scan.manifest`); manifest.jsonl keeps
+    ``DATASET_DIR/.scan/`` (see :mod:`cropperhead.scan.state`); manifest.jsonl keeps
     exactly the documented keys. Photos from earlier runs stay when later runs scan
     other folders. A photo labelled from a catalog keeps that label when a later run
     without that catalog walks it (the catalog stays the truth). ``--prune`` drops
@@ -93,15 +98,19 @@ The photos, sidecars and catalogs are only ever opened for reading.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["ScanError", "ScanSummary", "scan_library"]
+_EXPORTS = {
+    "ScanError": "cropperhead.scan.arguments",
+    "ScanSummary": "cropperhead.scan.summary",
+    "scan_library": "cropperhead.scan.pipeline",
+}
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that `cropperhead --help` does not import the decoders.
-    if name in __all__:
-        from cropperhead.scan import pipeline
-
-        return getattr(pipeline, name)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
+
+from cropperhead.errors import print_error
 
 logger = logging.getLogger(__name__)
 
@@ -129,14 +130,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _error(message: str, status: int) -> int:
-    print(f"cropperhead scan: error: {message}", file=sys.stderr)
+def _error(message: BaseException | str, status: int) -> int:
+    print_error(message, prog="cropperhead scan")
     return status
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``cropperhead scan`` from parsed arguments; returns the exit status."""
-    from cropperhead.scan.pipeline import ScanError, scan_library
+    from cropperhead.scan import ScanError, scan_library
 
     try:
         summary = scan_library(
@@ -152,11 +153,12 @@ def run(args: argparse.Namespace) -> int:
             path_maps=args.path_maps,
         )
     except ScanError as exc:
-        return _error(str(exc), 2)
+        return _error(exc, 2)
     except KeyboardInterrupt:
         return _error("interrupted; run the same command again to resume", 1)
     except (OSError, RuntimeError) as exc:
         logger.debug("scan failed", exc_info=True)
-        return _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
+        # The first line says what failed; the rest is in the debug log.
+        return _error(str(exc).splitlines()[0] if str(exc) else exc, 1)
     print(summary.format())
     return 0

@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
 
     from cropperhead.geometry import Crop, display_size
     from cropperhead.predict.lightroom import lightroom_values, read_orientations, read_photo_list
-    from cropperhead.predict.run import prediction_record
+    from cropperhead.predict.records import prediction_record
 
     photos = read_photo_list(options["input_list"])
     log["input_list"] = photos

@@ -157,7 +157,7 @@ def test_plugin_info_provider_binds_the_preferences(tmp_path):
 
 def real_records() -> list[dict]:
     from cropperhead.predict.predictor import Prediction
-    from cropperhead.predict.run import prediction_record
+    from cropperhead.predict.records import prediction_record
 
     names = [
         "/photos/plain/IMG_0001.CR2",

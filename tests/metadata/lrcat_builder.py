@@ -53,6 +53,7 @@ from typing import Any
 
 from cropperhead.geometry import Crop, crop_output_size_px
 from cropperhead.metadata import lua
+from tests.metadata.lua_dumps import dumps
 
 __all__ = [
     "DEFAULT",
@@ -149,7 +150,7 @@ def develop_settings(
 
 def develop_text(crop: Crop | None = None, *, has_crop: bool | None = None, **settings: Any) -> str:
     """``Adobe_imageDevelopSettings.text`` for :func:`develop_settings`' arguments."""
-    return "s = " + lua.dumps(develop_settings(crop, has_crop=has_crop, **settings))
+    return "s = " + dumps(develop_settings(crop, has_crop=has_crop, **settings))
 
 
 def compress_text(text: str | bytes) -> bytes:
@@ -387,7 +388,7 @@ class CatalogBuilder:
                 except (TypeError, ValueError):  # a deliberately broken crop
                     crop_output = size
         if isinstance(develop, Mapping):
-            develop = "s = " + lua.dumps(dict(develop))
+            develop = "s = " + dumps(dict(develop))
         if compressed:
             if not isinstance(develop, str):
                 raise ValueError("compressed=True needs develop text, not raw bytes")

@@ -94,7 +94,7 @@ def test_a_cropperhead_prediction_is_not_the_photographers(tmp_path):
 
 
 def test_a_darktable_sidecar_cropperhead_wrote_is_a_prediction(tmp_path):
-    from tests.metadata.test_darktable import developed
+    from tests.metadata.darktable_builders import developed
 
     photo = make_photo(tmp_path / "IMG_4.jpg")
     merged = darktable.merge_crop_into_darktable(
@@ -111,7 +111,7 @@ def test_a_darktable_sidecar_cropperhead_wrote_is_a_prediction(tmp_path):
 
 
 def test_a_darktable_sidecar_not_developed_yet(tmp_path):
-    from tests.metadata.test_darktable import developed
+    from tests.metadata.darktable_builders import developed
 
     photo = make_photo(tmp_path / "IMG_5.jpg")
     (tmp_path / "IMG_5.jpg.xmp").write_bytes(developed(auto="0"))

@@ -4,7 +4,7 @@ Each test writes a suggestion with the real write-back (:func:`write_crop`), exp
 photo with ``darktable-cli`` (a throwaway ``--configdir`` each time; darktable-cli works on
 an in-memory library, so it reads the sidecars afresh) and compares the export with the
 project's own rendering of the crop: the display-frame picture as the scan and predict
-see it (:func:`cropperhead.scan.pipeline.load_photo`), turned and cut along the crop's
+see it (:func:`cropperhead.scan.photo.load_photo`), turned and cut along the crop's
 corners (:func:`cropperhead.geometry.crop_to_corners`). The size must agree within 2 px
 and the content's rank correlation (grey levels, pixel for pixel at the best shift of
 at most 2 px; darktable's tone curve for RAW files is not ours, but it keeps the order
@@ -38,7 +38,7 @@ from cropperhead.geometry import (
 from cropperhead.metadata import darktable
 from cropperhead.metadata.embedded import extract_xmp_packets
 from cropperhead.predict.writeback import KEPT, UNCHANGED, WRITTEN, write_crop
-from cropperhead.scan.pipeline import load_photo
+from cropperhead.scan.photo import load_photo
 from tests.helpers import assert_untouched, plant_user_files
 
 DARKTABLE_CLI = shutil.which("darktable-cli")

@@ -1,14 +1,13 @@
-import json
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from cropperhead.data.dataset import CropDataset, Sample
+from cropperhead.data.dataset import CropDataset
+from cropperhead.data.manifest import Sample
 from cropperhead.geometry import Crop, crop_is_inside
 from cropperhead.metadata.types import UNREADABLE
-from cropperhead.predict.models import CropModel, ModelInfo, load_crop_model
+from cropperhead.predict.loaders import CropModel, ModelInfo, load_crop_model
 from cropperhead.predict.predictor import (
     Prediction,
     Predictor,
@@ -17,7 +16,7 @@ from cropperhead.predict.predictor import (
     default_threads,
     prepare_photo,
 )
-from cropperhead.scan.pipeline import load_photo
+from cropperhead.scan.photo import load_photo
 from tests.predict.conftest import IMAGE_SIZE, write_photo
 
 
@@ -151,19 +150,6 @@ def test_without_confidence_records_none(photo_dir, model):
 
 def test_confidence_defaults_to_on_for_gpus_only(model):
     assert Predictor(model).confidence is (model.device != "cpu")
-
-
-def test_prediction_record_matches_the_crop_contract(photo_dir, model):
-    from cropperhead.predict.run import prediction_record
-
-    (result,) = Predictor(model, num_workers=0, confidence=True).predict([photo_dir / "b.jpg"])
-    record = json.loads(json.dumps(prediction_record(result, result.crop)))
-    assert set(record) >= {"source", "width", "height", "crop", "corners", "confidence"}
-    assert isinstance(record["width"], int)
-    assert isinstance(record["height"], int)
-    assert set(record["crop"]) == {"left", "top", "right", "bottom", "angle"}
-    assert len(record["corners"]) == 4
-    assert all(len(c) == 2 for c in record["corners"])
 
 
 def test_rejects_bad_settings(model):

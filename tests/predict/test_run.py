@@ -12,7 +12,8 @@ import pytest
 from cropperhead.cli import main as cropperhead_main
 from cropperhead.geometry import Crop, crop_is_inside, crop_output_size_px
 from cropperhead.predict.errors import ModelLoadError, PredictError
-from cropperhead.predict.run import PredictOptions, find_photos, predict_to_file
+from cropperhead.predict.options import PredictOptions
+from cropperhead.predict.run import predict_to_file
 from tests.predict.conftest import write_photo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,27 +28,6 @@ def _options(ckpt, inputs, output, **kw):
 
 def _lines(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def test_find_photos_from_folders_files_and_globs(photo_dir, tmp_path):
-    (photo_dir / ".hidden").mkdir()
-    write_photo(photo_dir / ".hidden" / "x.jpg", (20, 20), 0)
-    (photo_dir / "notes.txt").write_text("not a photo")
-    photos, unsupported = find_photos([photo_dir])
-    assert [p.name for p in photos] == ["a.jpg", "b.jpg", "c.jpg", "d.png", "e.jpg"]
-    assert unsupported == []  # a walk ignores files that are not pictures
-    photos, _ = find_photos([str(photo_dir / "*.jpg")])
-    assert [p.name for p in photos] == ["a.jpg", "b.jpg", "c.jpg"]
-    photos, _ = find_photos([str(photo_dir / "**" / "e.jpg"), photo_dir / "a.jpg"])
-    assert [p.name for p in photos] == ["a.jpg", "e.jpg"]
-    _, unsupported = find_photos([photo_dir / "notes.txt"])
-    assert [u.source.name for u in unsupported] == ["notes.txt"]
-    assert find_photos([str(tmp_path / "*.nef")]) == ([], [])
-    with pytest.raises(PredictError, match="no such file"):
-        find_photos([tmp_path / "missing"])
 
 
 # --------------------------------------------------------------------------- outputs
@@ -383,27 +363,6 @@ def test_file_names_that_are_not_utf8(tiny_ckpt, tmp_path):
     assert sum(len(v) for v in datamodule.splits.values()) == 3
 
 
-def test_option_parsers_are_strict():
-    from cropperhead.predict.run import _flag, _tristate, _whole
-
-    for value, expected in ((True, True), ("TRUE", True), (" yes", True), (1, True), ("0", False)):
-        assert _flag(value, "x") is expected
-    for bad in ("ture", "flase", "", 2, None):
-        with pytest.raises(PredictError, match="x must be true or false"):
-            _flag(bad, "x")
-    assert _tristate(None, "c") is None
-    assert _tristate("Auto", "c") is None
-    assert _tristate("on", "c") is True
-    assert _tristate(False, "c") is False
-    with pytest.raises(PredictError, match="c must be auto, true or false, got 'maybe'"):
-        _tristate("maybe", "c")
-    assert _whole(None, "n") is None
-    assert _whole(" 8 ", "n") == 8
-    for bad in ("abc", 1.5, "2.0", True):
-        with pytest.raises(PredictError, match="n must be a whole number"):
-            _whole(bad, "n")
-
-
 # --------------------------------------------------------------------------- what it may replace
 
 
@@ -463,7 +422,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_file(
 ):
     import errno
 
-    from cropperhead.predict import run
+    from cropperhead.predict import records, run
 
     out = tmp_path / "pred.jsonl"
     predict_to_file(_options(tiny_ckpt, [photo_dir], out))
@@ -472,7 +431,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_file(
     def full(self, record):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(run.RecordWriter, "write", full)
+    monkeypatch.setattr(records.RecordWriter, "write", full)
     cfg = {"ckpt_path": str(tiny_ckpt), "input": str(photo_dir), "output": str(out)}
     cfg |= {"num_workers": 0, "progress": False}
     with pytest.raises(SystemExit) as exit_info:

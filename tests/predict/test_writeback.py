@@ -435,7 +435,7 @@ def test_a_dng_whose_crop_lives_in_its_name_sidecar_is_edited_in_place(tmp_path)
 
 
 def _developed(**kw):
-    from tests.metadata.test_darktable import developed
+    from tests.metadata.darktable_builders import developed
 
     return developed(**kw)
 
@@ -492,7 +492,7 @@ def test_a_darktable_history_gets_the_suggestion(darktable_photo):
 
 def test_the_photographers_darktable_crop_is_kept_like_the_scan_reads_it(darktable_photo):
     """Scan and write-back ask the same model: the darktable crop the scan trains on is kept."""
-    from cropperhead.scan.pipeline import PhotoJob, ScanConfig, _Photo, _read_sidecar
+    from cropperhead.scan.photo import PhotoJob, ScanConfig, _Photo, _read_sidecar
 
     photo, sidecar = darktable_photo
     theirs = Crop(0.05, 0.1, 0.9, 0.95, 3.0)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cropperhead.report.browser import dump_dom, find_browser, page_url, screenshot
 from cropperhead.report.html import write_report
+from tests.report.browser import dump_dom, find_browser, page_url, screenshot
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None,

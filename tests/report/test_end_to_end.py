@@ -10,8 +10,8 @@ from PIL import Image
 
 from cropperhead.cli import main
 from cropperhead.data.demo import generate_demo_library
-from cropperhead.report.browser import find_browser
 from cropperhead.scan import scan_library
+from tests.report.browser import find_browser
 
 REPO = Path(__file__).resolve().parents[2]
 

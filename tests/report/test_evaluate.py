@@ -14,7 +14,6 @@ from cropperhead.report.evaluate import (
 from cropperhead.report.predictions import (
     ReportError,
     load_samples,
-    prediction_from_dict,
     read_predictions,
 )
 from tests.report.conftest import (
@@ -125,51 +124,6 @@ def test_split_matches_training_split(tmp_path):
         evaluate_split(samples, preds, "holdout")
 
 
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        ("not json", "Expecting value"),
-        ('{"source": "/a.jpg", "width": 10, "height": 10}', "no 'crop'"),
-        ('{"source": "/a.jpg", "width": 0, "height": 10, "crop": {}}', "'width' must be positive"),
-        (
-            '{"source": "/a.jpg", "width": 10, "height": 10, '
-            '"crop": {"left": 0, "top": 0, "right": 2, "bottom": 1}}',
-            "right must lie in",
-        ),
-        (
-            '{"source": "/a.jpg", "width": 10, "height": 10, '
-            '"crop": {"left": 0, "top": 0, "right": 1, "bottom": 1}, "confidence": "high"}',
-            "confidence",
-        ),
-    ],
-)
-def test_malformed_prediction_names_the_line(tmp_path, line, message):
-    good = '{"source": "/a.jpg", "width": 10, "height": 10, "crop": ' + (
-        '{"left": 0, "top": 0, "right": 1, "bottom": 1, "angle": 0}}'
-    )
-    path = tmp_path / "p.jsonl"
-    path.write_text(f"{good}\n\n{line}\n")
-    with pytest.raises(ReportError, match=rf"p\.jsonl:3: malformed prediction .*{message}"):
-        read_predictions(path)
-
-
-def test_missing_inputs(tmp_path):
-    with pytest.raises(ReportError, match="no predictions file"):
-        read_predictions(tmp_path / "nope.jsonl")
-    with pytest.raises(ReportError, match="no manifest"):
-        load_samples(tmp_path / "nope" / "manifest.jsonl")
-    (tmp_path / "other.txt").write_text("x")
-    with pytest.raises(ReportError, match="neither"):
-        load_samples(tmp_path / "other.txt")
-
-
-def test_skip_record_keeps_reason():
-    pred = prediction_from_dict({"source": "/x.cr2", "error": "unsupported"}, 4)
-    assert pred.crop is None
-    assert pred.reason == "unsupported"
-    assert pred.line == 4
-
-
 def test_malformed_manifest_dict_is_a_value_error():
     with pytest.raises(ValueError, match="malformed manifest row"):
         evaluate([{"source": "/a.jpg"}], [])
@@ -193,33 +147,6 @@ def test_aspect_accuracy_of_model_and_baselines(known):
     assert result.to_dict()["model"]["aspect_accuracy"] == pytest.approx(1.0)
 
 
-def test_aspect_of_a_turned_crop_is_its_sides_not_its_bounding_box():
-    from cropperhead.geometry import CropFrame, frame_to_crop
-    from cropperhead.report.evaluate import aspects_match, crop_aspect
-
-    turned = frame_to_crop(CropFrame(150, 100, 60, 30, 20.0), 300, 200)  # 120 x 60, 20 deg
-    level = frame_to_crop(CropFrame(150, 100, 80, 40, 0.0), 300, 200)  # 160 x 80
-    assert crop_aspect(turned, 300, 200) == pytest.approx(2.0)
-    assert aspects_match(turned, level, 300, 200)
-    # Its bounding box is far from 2:1.
-    box = (60 * np.cos(np.radians(20)) + 30 * np.sin(np.radians(20))) / (
-        60 * np.sin(np.radians(20)) + 30 * np.cos(np.radians(20))
-    )
-    assert abs(box - 2) > 0.5
-    rows = [manifest_row("i.jpg", "/p/t.jpg", 300, 200, level)]
-    preds = [prediction_row("/p/t.jpg", 300, 200, turned)]
-    assert evaluate(rows, preds).model.aspect_accuracy == 1.0
-
-
-@pytest.mark.parametrize(("width_px", "matches"), [(100.9, True), (101.1, False), (99.1, True)])
-def test_aspect_tolerance_is_one_percent_relative(width_px, matches):
-    from cropperhead.report.evaluate import aspects_match
-
-    target = Crop(0.25, 0.25, 0.75, 0.75)  # 100 x 100 of 200 x 200
-    predicted = Crop(0.25, 0.25, 0.25 + width_px / 200, 0.75)
-    assert aspects_match(predicted, target, 200, 200) is matches
-
-
 # --------------------------------------------------------------------------- usual crop from
 
 
@@ -239,7 +166,7 @@ def _usual_from_dataset(tmp_path):
 
 def test_usual_crop_from_another_training_split(tmp_path):
     from cropperhead.data.datamodule import split_samples
-    from cropperhead.report.evaluate import training_usual_crop
+    from cropperhead.report.baselines import training_usual_crop
 
     train, test, predictions, x, y = _usual_from_dataset(tmp_path)
     samples = load_samples(train)
@@ -302,7 +229,7 @@ def _decision_files(tmp_path):
 
 
 def test_crop_or_leave_scores_the_effective_crop_and_the_decision(tmp_path):
-    from cropperhead.report.evaluate import read_suggestions
+    from cropperhead.report.predictions import read_suggestions
 
     manifest, predictions = _decision_files(tmp_path)
     result = evaluate(load_samples(manifest), read_suggestions(predictions))
@@ -360,7 +287,7 @@ def test_without_decision_keys_nothing_changes(known):
 )
 def test_bad_decision_keys_name_the_line(tmp_path, capsys, extra, message):
     from cropperhead.cli import main
-    from cropperhead.report.evaluate import read_suggestions
+    from cropperhead.report.predictions import read_suggestions
 
     manifest, predictions = _decision_files(tmp_path)
     good = predictions.read_text()
@@ -399,16 +326,3 @@ def test_no_confidence_no_correlation(known):
     assert result.confidence_count == 0
     assert result.to_dict()["confidence"] is None
     assert "Spearman" not in result.format_table()
-
-
-def test_spearman_known_values():
-    from cropperhead.report.evaluate import spearman_rank_correlation as rho
-
-    assert rho([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert rho([1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1]) == pytest.approx(-1.0)
-    assert rho([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
-    assert rho([1, 1, 2], [1, 2, 3]) == pytest.approx(math.sqrt(3) / 2)  # ranks 1.5 1.5 3
-    assert math.isnan(rho([1, 1, 1], [1, 2, 3]))
-    assert math.isnan(rho([1], [1]))
-    with pytest.raises(ValueError, match="one length"):
-        rho([1, 2], [1, 2, 3])

@@ -14,6 +14,8 @@ import numpy as np
 from PIL import Image
 
 from cropperhead.geometry import Crop, crop_stored_to_display, crop_to_corners, largest_crop
+from cropperhead.scan.manifest import manifest_record
+from cropperhead.scan.state import new_entry
 
 BLUE = (20, 40, 200)
 RED = (230, 20, 20)
@@ -171,14 +173,44 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
     return found
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m cropperhead.cli`` in a subprocess."""
+#: The command line with a fault injected (see its docstring).
+HOOKED_SCAN = Path(__file__).with_name("hooked_scan.py")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, kill_after: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m cropperhead.cli`` in a subprocess.
+
+    With ``kill_after``, run it through :data:`HOOKED_SCAN` instead, which sends the
+    scanning process SIGKILL right after it journaled that many photos.
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
+    command = [sys.executable, "-m", "cropperhead.cli"]
+    if kill_after is not None:
+        command = [sys.executable, str(HOOKED_SCAN), "--kill-after", str(kill_after)]
     return subprocess.run(
-        [sys.executable, "-m", "cropperhead.cli", *args],
+        [*command, *args],
         capture_output=True,
         text=True,
         env=full_env,
         timeout=300,
     )
+
+
+def state_entry(i: int) -> dict[str, Any]:
+    """A typical state entry: photo ``/photos/2024/p{i}.jpg`` with one sample."""
+    line = manifest_record(
+        f"images/p{i}_0123456789abcdef.jpg",
+        f"/photos/2024/p{i}.jpg",
+        6000,
+        4000,
+        {"left": 0.123456, "top": 0.234567, "right": 0.876543, "bottom": 0.912345, "angle": -1.5},
+        [[0.1234567, 0.2345678], [0.8765432, 0.2234567], [0.8865432, 0.9123456], [0.13, 0.92]],
+        "xmp-sidecar",
+        {},
+    )
+    entry = new_entry(f"/photos/2024/p{i}.jpg", "photo", key=f"{i:064x}")
+    entry["samples"].append(line)
+    return entry

@@ -11,7 +11,6 @@ from cropperhead import imaging
 from cropperhead.cli import main
 from cropperhead.geometry import Crop
 from cropperhead.scan import scan_library
-from cropperhead.scan.pipeline import KILL_HOOK_ENV
 from tests.scan.library import PLAIN, make_photo, read_lines, run_cli, snapshot, xmp_packet
 
 
@@ -116,9 +115,7 @@ def test_kill_9_mid_scan_then_resume(tmp_path, monkeypatch):
     for i in range(30):
         make_photo(lib / f"new{i:02d}.jpg", xmp=xmp_packet(Crop(0.2, 0.1, 0.9, 0.8, 0)))
     before = snapshot(lib)
-    killed = run_cli(
-        "scan", str(lib), "--out", str(out), "--workers", "2", env={KILL_HOOK_ENV: "12"}
-    )
+    killed = run_cli("scan", str(lib), "--out", str(out), "--workers", "2", kill_after=12)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     # The previous manifest is intact, and the journal holds the finished photos.
     assert (out / "manifest.jsonl").read_bytes() == manifest

@@ -277,10 +277,13 @@ def test_a_truncated_image_is_written_again(tmp_path, decodes):
 
 
 def test_a_crashing_decoder_costs_one_photo(tmp_path, monkeypatch):
-    from cropperhead.scan.pipeline import CRASH_HOOK_ENV
+    from functools import partial
+
+    from cropperhead.scan import pool
+    from tests.scan.hooked_scan import crash_on
 
     lib, out = library(tmp_path / "lib", n=12), tmp_path / "out"
-    monkeypatch.setenv(CRASH_HOOK_ENV, "p3.jpg")
+    monkeypatch.setattr(pool, "process_photo", partial(crash_on, "p3.jpg"))
     summary = scan(lib, out, workers=2)
     assert summary.samples == 11
     (record,) = read_lines(out / "skipped.jsonl")
@@ -288,7 +291,7 @@ def test_a_crashing_decoder_costs_one_photo(tmp_path, monkeypatch):
     assert record["source"].endswith("p3.jpg")
     assert "crashed" in record["detail"]
     # The next scan tries the photo again (here in-process, where the hook is inert).
-    monkeypatch.delenv(CRASH_HOOK_ENV)
+    monkeypatch.undo()
     again = scan(lib, out, workers=2)
     assert (again.updated, again.unchanged, again.samples, again.skipped) == (1, 11, 12, 0)
 

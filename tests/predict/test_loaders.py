@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from cropperhead.predict.models import (
+from cropperhead.predict.loaders import (
     EXPORT_FORMAT,
     METADATA_KEY,
     ModelLoadError,

@@ -1,10 +1,16 @@
-"""``cropperhead export``: the command line of :func:`cropperhead.predict.export.export_model`."""
+"""``cropperhead export``: the command line of :func:`cropperhead.predict.export.export_model`.
+
+It holds the export's formats and default opset too (:mod:`~cropperhead.predict.export`
+takes them from here): this module does not import torch, so ``cropperhead --help``
+stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from cropperhead.errors import print_error
 
 DESCRIPTION = """\
 Export a trained crop model (a train.py checkpoint) to ONNX or TorchScript, so that it
@@ -23,8 +29,9 @@ examples:
 
 exit status: 0 when the file was written and verified, 2 for a bad checkpoint or option."""
 
-#: Kept equal to cropperhead.predict.export's (not imported: torch would slow --help down).
+#: What ``--format`` may be: the formats :func:`~cropperhead.predict.export.export_model` writes.
 FORMATS = ("onnx", "torchscript")
+#: Default ONNX opset (onnxruntime >= 1.18 runs it).
 DEFAULT_OPSET = 18
 
 
@@ -67,14 +74,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export; print the written file; one-line error and status 2 on a user error."""
+    from cropperhead.predict.errors import ModelLoadError
     from cropperhead.predict.export import ExportError, export_model
-    from cropperhead.predict.models import ModelLoadError
 
     try:
         result = export_model(args.ckpt, args.format, args.out, args.opset, args.overwrite)
     except (ExportError, ModelLoadError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return print_error(exc)
     print(
         f"wrote {result.path} ({result.format}; max |difference| from the checkpoint "
         f"{result.max_abs_diff:.1e})"

@@ -1,6 +1,7 @@
 """Render report pages with a headless Chromium: screenshots and the DOM after scripts ran.
 
-Used by the browser test of the HTML report and by ``scripts/make_readme_screenshot.py``.
+Test support, not part of the package: used by the browser tests of the HTML report and by
+``python -m scripts.make_readme_screenshot``.
 The browser runs with a fresh, throw-away profile and with its background networking
 switched off; ``--no-sandbox`` is added only when running as root (Chromium refuses
 to start as root otherwise).
