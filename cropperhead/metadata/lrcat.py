@@ -17,25 +17,21 @@ Public API:
 - :func:`orientation_from_code` maps Lightroom's orientation letters to EXIF codes.
 - :class:`CatalogError` (a ``ValueError``): the file is not a readable catalog.
 
-Opening without harm (:func:`open_catalog`):
+The work is split by concern; the names above are re-exported here, the public module
+of catalogs:
 
-- The catalog is opened through an SQLite URI with ``mode=ro`` (the path
-  percent-encoded, so spaces, ``?``, ``#``, ``%`` and non-ASCII names are safe), with
-  ``PRAGMA query_only`` on; nothing is ever written.
-- A catalog in WAL mode (Lightroom Classic's, see byte 18 of the SQLite header) with no
-  ``-wal`` file beside it, or an empty one, is opened with ``immutable=1``: a read-only
-  WAL connection would otherwise create ``-wal`` and ``-shm`` files next to the catalog
-  and leave them there (file permissions do not stop that for root). Nothing is pending
-  in that case, so this reads the whole catalog. With a non-empty ``-wal`` (Lightroom
-  running, or a crash) the catalog is read with ``mode=ro`` so that the pending pages
-  are seen; SQLite may then create a missing ``-shm`` index beside that ``-wal``.
-- When Lightroom has the catalog open it holds an exclusive lock and reading fails with
-  "database is locked" (after a short busy wait). The reader then logs a warning and
-  reads the catalog file as it lies on disk with ``immutable=1`` (no locks at all);
-  edits that Lightroom has not written back yet are missed. The same fallback applies
-  when the lock appears in the middle of :func:`iter_catalog`.
-- :func:`iter_catalog` reads rows in small batches, each its own short read, so it holds
-  no lock between batches while its caller works on the rows.
+- :mod:`cropperhead.metadata.lrcat_open`: opening the catalog without harm
+  (:func:`open_catalog`, :class:`CatalogError`): ``mode=ro`` and ``query_only``,
+  ``immutable=1`` for a WAL catalog with nothing pending, a logged fallback to
+  ``immutable=1`` when Lightroom holds the catalog locked, and the schema check;
+- :mod:`cropperhead.metadata.lrcat_decode`: decoding column values (compressed text,
+  photo paths, orientation codes, field values), pure functions;
+- this module: reading the rows into items by the rules below.
+
+Reading without harm: the fallback of :mod:`~cropperhead.metadata.lrcat_open` also
+applies when the lock appears in the middle of :func:`iter_catalog`, which reads rows in
+small batches, each its own short read, so it holds no lock between batches while its
+caller works on the rows.
 
 Rows (:func:`iter_catalog`):
 
@@ -84,12 +80,8 @@ Rows (:func:`iter_catalog`):
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
 import sqlite3
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +89,19 @@ from typing import Any
 
 from cropperhead.errors import one_line
 from cropperhead.geometry import Crop, crop_is_inside
-from cropperhead.metadata import lua
+from cropperhead.metadata import lrcat_open, lua
+from cropperhead.metadata.lrcat_decode import (
+    LIGHTROOM_ORIENTATIONS,
+    _as_size,
+    _as_str,
+    _catalog_relative_photo,
+    _field_keys,
+    _field_value,
+    catalog_photo_path,
+    decode_catalog_text,
+    orientation_from_code,
+)
+from cropperhead.metadata.lrcat_open import CatalogError, open_catalog
 from cropperhead.metadata.types import (
     BAD_METADATA,
     INVALID_CROP,
@@ -122,68 +126,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Lightroom's orientation letters -> EXIF orientation.
-#:
-#: Name the stored picture's corners A, B, C, D clockwise from its top-left. Lightroom's
-#: code lists where the stored top-left and top-right corners (A and B) are shown, named
-#: the same way on the displayed picture. AB, BC, CD and DA are documented
-#: (docs/lightroom-crop.md; hfiguiere/lrcat-extractor, src/images.rs, maps the same four
-#: and no mirrored ones): BC = 6 puts the stored top-left corner at the display top-right,
-#: which is EXIF 6 (turn 90 degrees clockwise). The mirrored codes follow from that same
-#: reading with the EXIF point maps of docs/lightroom-crop.md: 2 (W-x, y) sends A to B and
-#: B to A, so BA; 4 (x, H-y) gives DC; 5 (y, x) gives AD; 7 (H-y, W-x) gives CB. The four
-#: mirrored maps are their own inverses, so reading the code the other way round (which
-#: stored corners are shown at the display's top-left and top-right) gives the same
-#: table. tests/metadata/test_lrcat.py checks every code against
-#: cropperhead.geometry.points_stored_to_display. No real catalog row with a mirrored
-#: code was available to confirm them.
-LIGHTROOM_ORIENTATIONS: dict[str, int] = {
-    "AB": 1,
-    "BA": 2,
-    "CD": 3,
-    "DC": 4,
-    "AD": 5,
-    "BC": 6,
-    "CB": 7,
-    "DA": 8,
-}
-
 #: Lua keys of the crop edges, in Crop's order, and of the angle.
 CROP_KEYS = ("CropLeft", "CropTop", "CropRight", "CropBottom")
 _ANGLE_KEY = "CropAngle"
 _CROP_DEFAULTS = (0.0, 0.0, 1.0, 1.0)
 
-#: Seconds SQLite waits on a busy catalog before the reader falls back to a snapshot.
-BUSY_TIMEOUT_S = 1.0
 #: Rows read per short query.
 _BATCH_ROWS = 256
-#: Largest compressed text inflated, in bytes.
-MAX_TEXT_BYTES = 64 * 1024 * 1024
 #: Slack of the inside check, as a fraction of the stored frame's long side.
 _INSIDE_SLACK = 0.01
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-#: Tables and columns iter_catalog reads.
-_REQUIRED_COLUMNS = {
-    "Adobe_images": (
-        "id_local",
-        "rootFile",
-        "orientation",
-        "fileWidth",
-        "fileHeight",
-        "fileFormat",
-        "masterImage",
-        "copyName",
-    ),
-    "AgLibraryFile": ("id_local", "baseName", "extension", "folder"),
-    "AgLibraryFolder": ("id_local", "pathFromRoot", "rootFolder"),
-    "AgLibraryRootFolder": ("id_local", "absolutePath"),
-    "Adobe_imageDevelopSettings": ("id_local", "image", "text", "croppedWidth"),
-}
-
-#: Columns read when the catalog has them (older or odd catalogs may not).
-_OPTIONAL_COLUMNS = {"AgLibraryRootFolder": ("relativePathFromCatalog",)}
 
 _ROWS_QUERY = """
 SELECT i.id_local, i.masterImage, i.copyName, i.orientation, i.fileWidth, i.fileHeight,
@@ -204,10 +155,6 @@ LIMIT ?
 
 def _rows_query(has_relative_path: bool) -> str:
     return _ROWS_QUERY.format(relative="r.relativePathFromCatalog" if has_relative_path else "NULL")
-
-
-class CatalogError(ValueError):
-    """The file is not a Lightroom catalog that can be read (one-line message)."""
 
 
 @dataclass(frozen=True)
@@ -233,300 +180,6 @@ class SkippedRow:
     def to_record(self) -> dict[str, str]:
         """The skipped.jsonl record: ``{"source", "reason", "detail"}``."""
         return {"source": self.source, "reason": self.reason, "detail": self.detail}
-
-
-# -- small pure helpers ---------------------------------------------------------------
-
-
-def orientation_from_code(code: str | bytes | None) -> int | None:
-    """EXIF orientation (1..8) of a Lightroom orientation code such as ``"AB"``.
-
-    Args:
-        code: ``Adobe_images.orientation``; surrounding spaces and case are ignored.
-
-    Returns:
-        The EXIF code, or ``None`` for ``None``, an empty or an unknown code.
-    """
-    if isinstance(code, bytes):
-        code = code.decode("ascii", "replace")
-    if not isinstance(code, str):
-        return None
-    return LIGHTROOM_ORIENTATIONS.get(code.strip().upper())
-
-
-def catalog_photo_path(
-    absolute_path: str, path_from_root: str | None, base_name: str, extension: str | None
-) -> Path:
-    """The photo file a catalog row names: root folder + folder + base name + extension.
-
-    The parts are joined as strings (``/`` added between them where missing) and only
-    then made a ``Path``, so a Windows catalog's ``C:/Users/...`` stays as written when
-    read on Linux (``str()`` gives it back unchanged; it is not made absolute).
-
-    Args:
-        absolute_path: ``AgLibraryRootFolder.absolutePath`` (ends with ``/``).
-        path_from_root: ``AgLibraryFolder.pathFromRoot`` (``""`` or ``"sub/dir/"``).
-        base_name: ``AgLibraryFile.baseName``.
-        extension: ``AgLibraryFile.extension``; empty for a file without one.
-
-    Returns:
-        The photo's path.
-
-    Raises:
-        ValueError: an empty root folder or base name.
-    """
-    if not absolute_path:
-        raise ValueError(f"root folder path is empty: {absolute_path!r}")
-    if not base_name:
-        raise ValueError(f"file base name is empty: {base_name!r}")
-    root = absolute_path if absolute_path.endswith(("/", "\\")) else absolute_path + "/"
-    folder = path_from_root or ""
-    if folder and not folder.endswith(("/", "\\")):
-        folder += "/"
-    name = f"{base_name}.{extension}" if extension else base_name
-    return Path(root + folder + name)
-
-
-def _catalog_relative_photo(
-    catalog: Path, relative_root: str | None, photo: Path, absolute_path: Any
-) -> Path | None:
-    """The photo's path through ``relativePathFromCatalog`` (see ``catalog_relative_photo``).
-
-    The relative root folder is joined to the catalog's folder, then the photo's path
-    below its root folder (``pathFromRoot`` + file name, taken from ``photo``) follows.
-    ``..`` parts are folded without resolving links. None when there is no relative path
-    or it is absolute (Lightroom writes ``../../D:/...`` for another drive on Windows;
-    such a path simply does not exist here).
-    """
-    root = _as_str(absolute_path) or ""
-    if not relative_root or not str(photo).startswith(root):
-        return None
-    below = str(photo)[len(root) :].lstrip("/\\")
-    relative_root = relative_root.replace("\\", "/")
-    if relative_root.startswith("/"):
-        return None
-    return Path(os.path.normpath(os.path.join(catalog.parent, relative_root, below)))
-
-
-def _looks_compressed(data: bytes) -> bool:
-    """A 4-byte length, then a zlib header (deflate method, valid header checksum)."""
-    return len(data) >= 6 and data[4] & 0x0F == 8 and (data[4] << 8 | data[5]) % 31 == 0
-
-
-def decode_catalog_text(
-    value: str | bytes | None, *, max_bytes: int = MAX_TEXT_BYTES
-) -> str | None:
-    """Text of a catalog column stored plain or compressed.
-
-    Newer catalogs store some columns as a BLOB: a 4-byte big-endian uncompressed length,
-    then a zlib stream. Other BLOBs are plain UTF-8.
-
-    Args:
-        value: the column value (``str``, ``bytes`` or ``None``).
-        max_bytes: largest uncompressed size accepted.
-
-    Returns:
-        The text, or ``None`` for ``None``.
-
-    Raises:
-        ValueError: a corrupt or truncated zlib stream, a length that does not match,
-            a size over ``max_bytes`` or bytes that are not UTF-8.
-        TypeError: a value of another type (a number).
-    """
-    if value is None or isinstance(value, str):
-        return value
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"expected text or a blob, got {type(value).__name__}: {value!r}")
-    data = bytes(value)
-    if _looks_compressed(data):
-        size = int.from_bytes(data[:4], "big")
-        if size > max_bytes:
-            raise ValueError(f"compressed text claims {size} bytes, more than {max_bytes}")
-        inflater = zlib.decompressobj()
-        try:
-            data_out = inflater.decompress(data[4:], size + 1)
-        except zlib.error as exc:
-            raise ValueError(f"corrupt compressed text: {exc}") from exc
-        if not inflater.eof or len(data_out) != size:
-            raise ValueError(
-                f"compressed text does not match its length: header says {size} bytes, "
-                f"stream gives {len(data_out)}{'' if inflater.eof else ' or more'}"
-            )
-        data = data_out
-    elif len(data) > max_bytes:
-        raise ValueError(f"text of {len(data)} bytes is longer than {max_bytes}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"text is not UTF-8: {exc}") from exc
-
-
-def _field_value(value: Any) -> str:
-    """A develop setting as XMP would write it (see the module docstring)."""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e16:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _field_keys(fields: Sequence[str]) -> dict[str, str]:
-    """``{"crs:NAME": "NAME"}`` for the crs fields asked for; other namespaces are dropped."""
-    if isinstance(fields, str):
-        raise TypeError(f"fields must be a sequence of names, not one string: {fields!r}")
-    keys: dict[str, str] = {}
-    for name in fields:
-        if not isinstance(name, str) or ":" not in name or name.endswith(":"):
-            raise ValueError(f"a field must be named PREFIX:NAME (crs:Exposure2012): {name!r}")
-        prefix, key = name.split(":", 1)
-        if prefix == "crs":
-            keys[name] = key
-    return keys
-
-
-def _as_str(value: Any) -> str | None:
-    """A path-like text column (bytes from the connection) as ``str``; odd bytes kept."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return str(value)
-
-
-def _as_size(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) and value > 0 else None
-
-
-# -- opening ---------------------------------------------------------------------------
-
-
-def _read_header(path: Path) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(100)
-    except FileNotFoundError as exc:
-        raise CatalogError(f"catalog not found: {str(path)!r}") from exc
-    except IsADirectoryError as exc:
-        raise CatalogError(f"catalog is a folder, not a file: {str(path)!r}") from exc
-    except OSError as exc:
-        raise CatalogError(f"cannot read catalog {str(path)!r}: {exc.strerror or exc}") from exc
-    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise CatalogError(f"not a Lightroom catalog (not an SQLite database): {str(path)!r}")
-    return header
-
-
-def _wal_is_empty(path: Path) -> bool:
-    """True when no ``-wal`` file lies beside the catalog, or an empty one (nothing pending)."""
-    try:
-        return Path(str(path) + "-wal").stat().st_size == 0
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
-def _connect(path: Path, *, immutable: bool, timeout_s: float) -> sqlite3.Connection:
-    uri = path.absolute().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
-    conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
-    return conn
-
-
-def _is_locked(exc: sqlite3.Error) -> bool:
-    message = str(exc).lower()
-    return "locked" in message or "busy" in message
-
-
-def _check_is_catalog(conn: sqlite3.Connection, path: Path) -> None:
-    conn.execute("PRAGMA query_only = 1")
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Adobe_images'"
-    ).fetchone()
-    if row is None:
-        raise CatalogError(f"not a Lightroom catalog (no Adobe_images table): {str(path)!r}")
-
-
-def _open(path: Path, timeout_s: float) -> tuple[sqlite3.Connection, bool]:
-    """Open ``path`` read-only; return the connection and whether it is ``immutable``."""
-    header = _read_header(path)
-    wal_mode = header[18] == 2 or header[19] == 2
-    immutable = wal_mode and _wal_is_empty(path)
-    if immutable:
-        logger.debug("catalog %s is in WAL mode with nothing in a -wal file: immutable", path)
-    conn = _connect(path, immutable=immutable, timeout_s=timeout_s)
-    try:
-        try:
-            _check_is_catalog(conn, path)
-        except sqlite3.OperationalError as exc:
-            if immutable or not _is_locked(exc):
-                raise
-            conn.close()
-            logger.warning(
-                "catalog %s is locked (is Lightroom open?); reading it as it lies on disk, "
-                "without locks: edits Lightroom has not saved yet are missed",
-                path,
-            )
-            immutable = True
-            conn = _connect(path, immutable=True, timeout_s=timeout_s)
-            _check_is_catalog(conn, path)
-    except CatalogError:
-        conn.close()
-        raise
-    except sqlite3.Error as exc:
-        conn.close()
-        raise CatalogError(
-            f"not a readable Lightroom catalog: {str(path)!r}: {one_line(str(exc))}"
-        ) from exc
-    return conn, immutable
-
-
-def open_catalog(path: Path, *, timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
-    """Open a Lightroom catalog read-only, never locking or changing it.
-
-    See the module docstring for how: ``mode=ro``, ``immutable=1`` for a WAL catalog
-    with no ``-wal`` file, and a logged fallback to ``immutable=1`` when Lightroom holds
-    the catalog locked.
-
-    Args:
-        path: the ``.lrcat`` file.
-        timeout_s: how long to wait on a busy catalog before the fallback.
-
-    Returns:
-        A read-only connection (``query_only`` on). The caller closes it.
-
-    Raises:
-        CatalogError: the file is missing, unreadable, not an SQLite database or not a
-            Lightroom catalog (no ``Adobe_images`` table).
-    """
-    conn, _ = _open(Path(path), timeout_s)
-    return conn
-
-
-def _check_schema(conn: sqlite3.Connection, path: Path) -> set[str]:
-    """Raise CatalogError unless the needed columns exist; return the optional ones present.
-
-    Returns:
-        ``"TABLE.COLUMN"`` names of :data:`_OPTIONAL_COLUMNS` that the catalog has.
-    """
-    optional: set[str] = set()
-    for table, columns in _REQUIRED_COLUMNS.items():
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if not present:
-            raise CatalogError(f"Lightroom catalog lacks the {table} table: {str(path)!r}")
-        missing = [c for c in columns if c not in present]
-        if missing:
-            raise CatalogError(
-                f"Lightroom catalog table {table} lacks {', '.join(missing)}: {str(path)!r}"
-            )
-        optional.update(f"{table}.{c}" for c in _OPTIONAL_COLUMNS.get(table, ()) if c in present)
-    return optional
 
 
 # -- rows ------------------------------------------------------------------------------
@@ -681,7 +334,7 @@ class _RowReader:
         try:
             return self.conn.execute(self.query, (after_id, _BATCH_ROWS)).fetchall()
         except sqlite3.OperationalError as exc:
-            if self.immutable or not _is_locked(exc):
+            if self.immutable or not lrcat_open._is_locked(exc):
                 raise CatalogError(
                     f"cannot read catalog {str(self.path)!r}: {one_line(str(exc))}"
                 ) from exc
@@ -695,7 +348,9 @@ class _RowReader:
                 f"cannot read catalog {str(self.path)!r}: {one_line(str(exc))}"
             ) from exc
         self.conn.close()
-        self.conn = _connect(self.path, immutable=True, timeout_s=BUSY_TIMEOUT_S)
+        self.conn = lrcat_open._connect(
+            self.path, immutable=True, timeout_s=lrcat_open.BUSY_TIMEOUT_S
+        )
         self.conn.text_factory = bytes
         self.immutable = True
         try:
@@ -758,9 +413,9 @@ def iter_catalog(path: Path, fields: Sequence[str] = ()) -> Iterator[DevelopSett
     """
     keys = _field_keys(fields)
     catalog = Path(path).absolute()
-    conn, immutable = _open(catalog, BUSY_TIMEOUT_S)
+    conn, immutable = lrcat_open._open(catalog, lrcat_open.BUSY_TIMEOUT_S)
     try:
-        optional = _check_schema(conn, catalog)
+        optional = lrcat_open._check_schema(conn, catalog)
     except BaseException:
         conn.close()
         raise

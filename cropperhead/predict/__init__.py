@@ -10,6 +10,7 @@
 - :mod:`~cropperhead.predict.aspect`: Lightroom-style aspect locks.
 - :mod:`~cropperhead.predict.records`: the predictions file's records (JSONL, CSV).
 - :mod:`~cropperhead.predict.lightroom`: what the Lightroom plug-in needs from a record.
+- :mod:`~cropperhead.predict.sidecars`: which sidecar(s) a crop goes to (``xmp_target``).
 - :mod:`~cropperhead.predict.writeback`: write crops into XMP sidecars (stored frame, merged).
 - :mod:`~cropperhead.predict.run`: ``python predict.py``'s body.
 - :mod:`~cropperhead.predict.export`: export a checkpoint to ONNX / TorchScript;

@@ -27,7 +27,7 @@ Two steps turn the command line into a run's options:
 
 This module imports no more than the standard library, OmegaConf, Hydra and two small
 CropperHead modules (those that know the values, :mod:`~cropperhead.predict.aspect` and
-:mod:`~cropperhead.predict.writeback`, and the reader of ``input_list=`` are imported
+:mod:`~cropperhead.predict.sidecars`, and the reader of ``input_list=`` are imported
 when options are read), so that ``cropperhead/commands.py`` can register the schema
 when it is imported.
 """
@@ -296,7 +296,7 @@ class PredictOptions:
         Raises:
             PredictError: naming the option and its value.
         """
-        from cropperhead.predict.writeback import XMP_TARGETS
+        from cropperhead.predict.sidecars import XMP_TARGETS
 
         if self.format not in RECORD_FORMATS:
             raise PredictError(f"format must be jsonl or csv, got {self.format!r}")

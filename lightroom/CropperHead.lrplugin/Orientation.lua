@@ -3,7 +3,7 @@ Lightroom's orientation codes and EXIF orientations: a table lookup, no geometry
 
 photo:getDevelopSettings().orientation is Lightroom's code for how the photo is shown:
 the file's EXIF orientation with whatever turning and flipping the photographer did in
-Lightroom. The table is the project's (cropperhead/metadata/lrcat.py,
+Lightroom. The table is the project's (cropperhead/metadata/lrcat_decode.py,
 LIGHTROOM_ORIENTATIONS; tests/lightroom checks that both agree). AB, BC, CD and DA are
 documented; the four mirrored codes are derived there and not confirmed on a real
 catalog.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cropperhead.geometry import Crop, crop_output_size_px, display_size, points_stored_to_display
-from cropperhead.metadata import lrcat
+from cropperhead.metadata import lrcat, lrcat_open
 from cropperhead.metadata.lrcat import (
     LIGHTROOM_ORIENTATIONS,
     CatalogError,
@@ -48,7 +48,7 @@ LITA = "LITA_Lightroom_Catalog.lrcat"
 @pytest.fixture
 def fast_busy_timeout(monkeypatch):
     """Make the reader give up on a locked catalog quickly."""
-    monkeypatch.setattr(lrcat, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(lrcat_open, "BUSY_TIMEOUT_S", 0.05)
 
 
 def _by_id(items) -> dict[int, DevelopSettings | SkippedRow]:
@@ -742,14 +742,14 @@ def test_iterator_closes_its_connection(tmp_path, monkeypatch):
     with CatalogBuilder(tmp_path / "c.lrcat") as cat:
         cat.add_photo("/photos/IMG_13.jpg")
     closed = []
-    real_connect = lrcat._connect
+    real_connect = lrcat_open._connect
 
     def spy(*args, **kwargs):
         conn = real_connect(*args, **kwargs)
         closed.append(conn)
         return conn
 
-    monkeypatch.setattr(lrcat, "_connect", spy)
+    monkeypatch.setattr(lrcat_open, "_connect", spy)
     assert len(list(iter_catalog(cat.path))) == 1
     (conn,) = closed
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):

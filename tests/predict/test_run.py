@@ -307,10 +307,16 @@ def test_train_then_predict_then_export_then_predict(tmp_path, photo_dir):
         tmp_path, f"ckpt_path={tmp_path / 'm.onnx'}", f"input={photo_dir}", f"output={out2}"
     )
     assert proc.returncode == 0, proc.stderr
+    # Edges are fractions, the angle is in degrees: each gets a tolerance in its own unit,
+    # both far below a pixel of any photo (1e-3 deg turns a 6000 px side's corner by
+    # 0.1 px). ONNX Runtime's and torch's float32 kernels differ in the last bits.
     for a, b in zip(records, _lines(out2), strict=True):
-        np.testing.assert_allclose(
-            Crop.from_dict(a["crop"]).as_array(), Crop.from_dict(b["crop"]).as_array(), atol=1e-4
+        edges_a, edges_b = (
+            Crop.from_dict(a["crop"]).as_array(),
+            Crop.from_dict(b["crop"]).as_array(),
         )
+        np.testing.assert_allclose(edges_a[:4], edges_b[:4], atol=1e-4)
+        np.testing.assert_allclose(edges_a[4], edges_b[4], atol=1e-3)
 
 
 def test_file_names_that_are_not_utf8(tiny_ckpt, tmp_path):

@@ -15,6 +15,7 @@ from cropperhead.geometry import (
 )
 from cropperhead.metadata import xmp
 from cropperhead.metadata.xmp import CRS_NS, TIFF_NS, read_sidecar, read_xmp_properties
+from cropperhead.predict.sidecars import sidecar_targets
 from cropperhead.predict.writeback import (
     ALREADY_APPLIED,
     BAD_METADATA,
@@ -27,7 +28,6 @@ from cropperhead.predict.writeback import (
     WRITTEN,
     crop_to_xmp,
     made_by_cropperhead,
-    sidecar_targets,
     write_crop,
 )
 from tests.predict.conftest import write_photo
