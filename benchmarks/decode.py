@@ -6,7 +6,7 @@ Generates, in a temporary folder, 24-megapixel (6000 x 4000) test files: JPEGs
 (noise on a gradient) and Bayer DNGs that carry a full-size embedded JPEG preview, as
 Canon and Adobe write them. Then it times, on the same files and in the same run:
 
-- JPEG: ``Image.draft`` (libjpeg DCT scaling) + Lanczos resize, as ``load_display_image``
+- JPEG: ``Image.draft`` (libjpeg DCT scaling) + Lanczos resize, as the scan's ``load_photo``
   does, against a full decode + the same resize;
 - RAW: the embedded-preview path (``read_stored_image`` picks it) + resize, against
   LibRaw's half-size render (``postprocess(half_size=True)``) + resize;
@@ -30,7 +30,7 @@ import rawpy
 from PIL import Image
 
 from cropperhead.imaging import read_stored_image, resize_long_side
-from cropperhead.scan.photo import load_photo as load_display_image
+from cropperhead.scan.photo import load_photo
 
 WIDTH, HEIGHT = 6000, 4000
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "raw"
@@ -120,7 +120,7 @@ def jpeg_full_decode(path: Path, size: int) -> Image.Image:
 
 
 def jpeg_draft(path: Path, size: int) -> Image.Image:
-    return load_display_image(path, size).image
+    return load_photo(path, size).image
 
 
 def raw_preview(path: Path, size: int) -> Image.Image:

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
 from cropperhead import files
 from cropperhead.errors import exit_with_error, one_line
-from cropperhead.run_summary import write_run_summary
+from cropperhead.run_summary import RUN_SUMMARY, write_run_summary
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def instantiate_list(node: DictConfig | None) -> list[Any]:
 
 #: What a run folder holds (Hydra's, Lightning's and ours), besides our marker.
 RUN_FOLDER_ENTRIES = frozenset(
-    {".hydra", "checkpoints", "val_pictures", "metrics.json", "csv", "tensorboard", "wandb"}
+    {".hydra", "checkpoints", "val_pictures", RUN_SUMMARY, "csv", "tensorboard", "wandb"}
 )
 _RUN_KIND = "run"
 

@@ -118,3 +118,36 @@ def assert_untouched(planted: dict[Path, bytes]) -> None:
     for path, data in planted.items():
         assert path.is_file(), f"{path} is gone"
         assert path.read_bytes() == data, f"{path} was changed"
+
+
+def bayer_dng_tags(width: int, height: int, orientation: int = 1):
+    """pidng tags of a 16-bit RGGB Bayer DNG with identity colour, as the DNG tests write."""
+    from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion
+    from pidng.defs import PhotometricInterpretation as Photometric
+    from pidng.dng import DNGTags, Tag
+
+    identity = [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]]
+    tags = DNGTags()
+    for tag, value in (
+        (Tag.ImageWidth, width),
+        (Tag.ImageLength, height),
+        (Tag.TileWidth, width),
+        (Tag.TileLength, height),
+        (Tag.Orientation, orientation),
+        (Tag.PhotometricInterpretation, Photometric.Color_Filter_Array),
+        (Tag.SamplesPerPixel, 1),
+        (Tag.BitsPerSample, 16),
+        (Tag.CFARepeatPatternDim, [2, 2]),
+        (Tag.CFAPattern, CFAPattern.RGGB),
+        (Tag.BlackLevel, 0),
+        (Tag.WhiteLevel, 65535),
+        (Tag.ColorMatrix1, identity),
+        (Tag.CalibrationIlluminant1, CalibrationIlluminant.D65),
+        (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
+        (Tag.Make, "CropperHead"),
+        (Tag.Model, "Test"),
+        (Tag.DNGVersion, DNGVersion.V1_4),
+        (Tag.DNGBackwardVersion, DNGVersion.V1_2),
+    ):
+        tags.set(tag, value)
+    return tags

@@ -31,6 +31,7 @@ from cropperhead.imaging import (
 )
 from cropperhead.metadata.types import UNREADABLE, UNSUPPORTED, SkipError
 from cropperhead.scan.photo import load_photo
+from tests.helpers import bayer_dng_tags
 
 # A 64 x 48 stored frame with a red block near the top-left corner and a green block
 # near the top-right corner: together they pin down all eight orientations.
@@ -458,35 +459,11 @@ def write_dng(
 ) -> Path:
     """A Bayer DNG written with pidng, with a bright block at raw (4..12, 4..12)."""
     from pidng.core import RAW2DNG
-    from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion
-    from pidng.defs import PhotometricInterpretation as Photometric
-    from pidng.dng import DNGTags, Tag
+    from pidng.dng import Tag
 
     raw = np.full((height, width), 4000, np.uint16)
     raw[4:12, 4:12] = 60000
-    tags = DNGTags()
-    for tag, value in (
-        (Tag.ImageWidth, width),
-        (Tag.ImageLength, height),
-        (Tag.TileWidth, width),
-        (Tag.TileLength, height),
-        (Tag.Orientation, orientation),
-        (Tag.PhotometricInterpretation, Photometric.Color_Filter_Array),
-        (Tag.SamplesPerPixel, 1),
-        (Tag.BitsPerSample, 16),
-        (Tag.CFARepeatPatternDim, [2, 2]),
-        (Tag.CFAPattern, CFAPattern.RGGB),
-        (Tag.BlackLevel, 0),
-        (Tag.WhiteLevel, 65535),
-        (Tag.ColorMatrix1, IDENTITY_MATRIX),
-        (Tag.CalibrationIlluminant1, CalibrationIlluminant.D65),
-        (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
-        (Tag.Make, "CropperHead"),
-        (Tag.Model, "Test"),
-        (Tag.DNGVersion, DNGVersion.V1_4),
-        (Tag.DNGBackwardVersion, DNGVersion.V1_2),
-    ):
-        tags.set(tag, value)
+    tags = bayer_dng_tags(width, height, orientation)
     if crop is not None:
         tags.set(Tag.DefaultCropOrigin, list(crop[:2]))
         tags.set(Tag.DefaultCropSize, list(crop[2:]))

@@ -88,8 +88,9 @@ EDITOR_DARKTABLE = "darktable"
 #: Kinds of place.
 SIDECAR = "sidecar"
 EMBEDDED = "embedded"
-#: Sidecars larger than this are not read (no real sidecar comes near it).
-MAX_SIDECAR_BYTES = 32 * 1024 * 1024
+#: Sidecars larger than this are not read (no real sidecar comes near it): the XMP
+#: reader's own packet limit, so a sidecar it would refuse is never read whole.
+MAX_SIDECAR_BYTES = xmp.MAX_PACKET_BYTES
 
 #: What a sidecar CropperHead creates holds (see :func:`made_by_cropperhead`).
 _OWN_PROPERTIES = frozenset(

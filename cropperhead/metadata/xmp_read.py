@@ -40,7 +40,8 @@ numbers, NaN, infinite, outside [0, 1] (edges) or outside +-45 degrees (angle) r
 ``SkipError(INVALID_CROP, ...)`` quoting the value. Crops in **pixels** (edges above 1,
 as old tools wrote with ``crs:CropUnit``/``CropUnits`` 0) are unsupported and raise
 INVALID_CROP with a detail that says so. Whether the turned rectangle lies inside the
-photo depends on its size and is the scan's check (:func:`cropperhead.geometry.check_crop_inside`).
+photo depends on its size and is the scan's check (:mod:`cropperhead.scan.rules`, with
+:func:`cropperhead.geometry.crop_is_inside`).
 Booleans are ``True``/``False`` in any case; anything else in crs:HasCrop, HasSettings or
 AlreadyApplied is BAD_METADATA. ``orientation`` is ``tiff:Orientation`` when it is an
 integer 1..8, else None.

@@ -189,7 +189,7 @@ def real_records() -> list[dict]:
 
 def test_json_decodes_real_predict_records(tmp_path):
     records = real_records()
-    # Exactly how predict writes them (run.RecordWriter): ASCII JSON, backslashreplace.
+    # Exactly how predict writes them (records.RecordWriter): ASCII JSON, backslashreplace.
     text = "".join(json.dumps(r) + "\n" for r in records)
     assert text.isascii()
     assert "\\udcff" in text

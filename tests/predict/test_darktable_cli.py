@@ -39,7 +39,7 @@ from cropperhead.metadata import darktable
 from cropperhead.metadata.embedded import extract_xmp_packets
 from cropperhead.predict.writeback import KEPT, UNCHANGED, WRITTEN, write_crop
 from cropperhead.scan.photo import load_photo
-from tests.helpers import assert_untouched, plant_user_files
+from tests.helpers import assert_untouched, bayer_dng_tags, plant_user_files
 
 DARKTABLE_CLI = shutil.which("darktable-cli")
 pytestmark = pytest.mark.skipif(
@@ -86,9 +86,6 @@ def _write_jpeg(path: Path, orientation: int) -> Path:
 def _write_dng(path: Path, orientation: int) -> Path:
     """A Bayer DNG (RGGB, 16 bit) of a grey picture, via pidng."""
     from pidng.core import RAW2DNG
-    from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion
-    from pidng.defs import PhotometricInterpretation as Photometric
-    from pidng.dng import DNGTags, Tag
 
     width, height = STORED
     rgb = _picture(width, height, grey=True)
@@ -98,30 +95,7 @@ def _write_dng(path: Path, orientation: int) -> Path:
     raw[0::2, 1::2] = rgb[0::2, 1::2, 1] * scale
     raw[1::2, 0::2] = rgb[1::2, 0::2, 1] * scale
     raw[1::2, 1::2] = rgb[1::2, 1::2, 2] * scale
-    identity = [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]]
-    tags = DNGTags()
-    for tag, value in (
-        (Tag.ImageWidth, width),
-        (Tag.ImageLength, height),
-        (Tag.TileWidth, width),
-        (Tag.TileLength, height),
-        (Tag.Orientation, orientation),
-        (Tag.PhotometricInterpretation, Photometric.Color_Filter_Array),
-        (Tag.SamplesPerPixel, 1),
-        (Tag.BitsPerSample, 16),
-        (Tag.CFARepeatPatternDim, [2, 2]),
-        (Tag.CFAPattern, CFAPattern.RGGB),
-        (Tag.BlackLevel, 0),
-        (Tag.WhiteLevel, 65535),
-        (Tag.ColorMatrix1, identity),
-        (Tag.CalibrationIlluminant1, CalibrationIlluminant.D65),
-        (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
-        (Tag.Make, "CropperHead"),
-        (Tag.Model, "Test"),
-        (Tag.DNGVersion, DNGVersion.V1_4),
-        (Tag.DNGBackwardVersion, DNGVersion.V1_2),
-    ):
-        tags.set(tag, value)
+    tags = bayer_dng_tags(width, height, orientation)
     writer = RAW2DNG()
     writer.options(tags, path=str(path.parent), compress=False)
     return Path(writer.convert(raw, filename=path.stem))
