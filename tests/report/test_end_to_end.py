@@ -52,7 +52,8 @@ def test_readme_screenshot_script(tmp_path):
     subprocess.run(
         [
             sys.executable,
-            str(REPO / "scripts" / "make_readme_screenshot.py"),
+            "-m",
+            "scripts.make_readme_screenshot",
             "--out",
             str(out),
             "--photos",
@@ -61,6 +62,7 @@ def test_readme_screenshot_script(tmp_path):
         check=True,
         capture_output=True,
         timeout=300,
+        cwd=REPO,
     )
     assert out.stat().st_size < 300_000
     with Image.open(out) as im:
