@@ -41,6 +41,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from cropperhead import files
 from cropperhead.errors import one_line
 
 __all__ = ["BUSY_TIMEOUT_S", "CatalogError", "open_catalog"]
@@ -84,12 +85,14 @@ class CatalogError(ValueError):
 
 def _read_header(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
+        # Only a regular file: opening a FIFO named like a catalog would wait forever.
+        with files.open_regular(path) as handle:
             header = handle.read(100)
     except FileNotFoundError as exc:
         raise CatalogError(f"catalog not found: {str(path)!r}") from exc
-    except IsADirectoryError as exc:
-        raise CatalogError(f"catalog is a folder, not a file: {str(path)!r}") from exc
+    except (IsADirectoryError, files.NotRegularFileError) as exc:
+        kind = "a folder, not a file" if path.is_dir() else exc.strerror
+        raise CatalogError(f"catalog is {kind}: {str(path)!r}") from exc
     except OSError as exc:
         raise CatalogError(f"cannot read catalog {str(path)!r}: {exc.strerror or exc}") from exc
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):

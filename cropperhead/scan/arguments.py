@@ -77,8 +77,9 @@ def _check_inputs(sources: Sequence[Path], catalogs: Sequence[Path]) -> None:
 
 
 def _check_catalog(catalog: Path) -> None:
-    if not catalog.is_file():
+    if not catalog.exists():
         raise ScanError(f"--catalog does not exist: {catalog}")
+    # A folder or a FIFO is refused by the catalog reader, which says which it is.
     try:
         rows = lrcat.iter_catalog(catalog)  # opens and checks the schema at once
     except ValueError as exc:

@@ -629,6 +629,13 @@ def test_missing_file_and_folder(tmp_path):
     _assert_catalog_error(tmp_path, "folder")
 
 
+def test_a_fifo_named_like_a_catalog_is_refused_at_once(tmp_path):
+    """Opening a FIFO for reading waits for a writer: it must be refused, not opened."""
+    fifo = tmp_path / "Catalog.lrcat"
+    os.mkfifo(fifo)
+    _assert_catalog_error(fifo, r"catalog is a FIFO \(named pipe\), not a file")
+
+
 def test_catalog_missing_a_table_the_reader_needs(tmp_path):
     with CatalogBuilder(tmp_path / "cat.lrcat") as cat:
         cat.add_photo("/photos/IMG_10.jpg")

@@ -48,6 +48,8 @@ def test_help_documents_every_option_with_examples():
         (["scan", "SRC", "--out", "FILE/sub"], "not a writable folder"),
         (["scan", "--out", "OUT", "--catalog", "FILE"], "not a Lightroom catalog"),
         (["scan", "--out", "OUT", "--catalog", "MISSING.lrcat"], "does not exist"),
+        (["scan", "--out", "OUT", "--catalog", "FIFO.lrcat"], "catalog is a FIFO"),
+        (["scan", "--out", "OUT", "--catalog", "SRC"], "catalog is a folder"),
         (["scan", "--out", "OUT"], "nothing to scan"),
         (["scan", "SRC", "--out", "OUT", "--workers", "0"], "--workers"),
         (["scan", "SRC", "--out", "SRC"], "SOURCE folder itself"),
@@ -57,11 +59,13 @@ def test_wrong_command_lines_fail_with_one_clear_line(tmp_path, args, message):
     src = tmp_path / "src"
     make_photo(src / "a.jpg")
     (tmp_path / "file.txt").write_text("not a folder, not a catalog")
+    os.mkfifo(tmp_path / "fifo.lrcat")  # opening it for reading would wait forever
     names = {
         "SRC": str(src),
         "OUT": str(tmp_path / "out"),
         "MISSING": str(tmp_path / "missing"),
         "MISSING.lrcat": str(tmp_path / "missing.lrcat"),
+        "FIFO.lrcat": str(tmp_path / "fifo.lrcat"),
         "FILE": str(tmp_path / "file.txt"),
         "FILE/sub": str(tmp_path / "file.txt" / "sub"),
     }
