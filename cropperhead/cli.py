@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 
 from cropperhead import __version__
 
+#: The commands run by Hydra (cropperhead/commands.py, imported only for them).
+HYDRA_COMMANDS = ("train", "predict")
 #: Modules that each define ``add_parser(subparsers)`` for one subcommand, in help order.
 #: Imported lazily so that ``cropperhead --help`` stays fast.
 SUBCOMMAND_MODULES = (
@@ -56,8 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _hydra_command(argv: Sequence[str]) -> tuple[str, list[str]] | None:
     """``(command, its arguments)`` when ``argv`` runs ``train`` or ``predict``."""
-    from cropperhead.commands import HYDRA_COMMANDS
-
     for i, word in enumerate(argv):
         if word in HYDRA_COMMANDS:
             return word, list(argv[i + 1 :])

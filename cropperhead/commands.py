@@ -22,9 +22,6 @@ from cropperhead.predict.options import register_predict_schema
 # conf/predict.yaml's defaults name the schema: it must be registered before Hydra composes.
 register_predict_schema()
 
-#: The commands that hand their arguments to Hydra, and the config each composes.
-HYDRA_COMMANDS = {"train": "train", "predict": "predict"}
-
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def train(cfg: DictConfig) -> float | None:
@@ -48,9 +45,10 @@ def run_hydra_command(command: str, argv: Sequence[str]) -> int:
     Hydra reads ``sys.argv`` itself (overrides, ``-m``, ``--help``, ``--config-dir``,
     ``--cfg job``), so the arguments are passed through unchanged.
     """
-    if command not in HYDRA_COMMANDS:
-        raise ValueError(f"not a Hydra command: {command!r} (have {sorted(HYDRA_COMMANDS)})")
-    main = train if command == "train" else predict
+    mains = {"train": train, "predict": predict}
+    if command not in mains:
+        raise ValueError(f"not a Hydra command: {command!r} (have {sorted(mains)})")
+    main = mains[command]
     saved = sys.argv
     sys.argv = [f"cropperhead {command}", *argv]
     try:

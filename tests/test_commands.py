@@ -139,3 +139,12 @@ def test_multirun_through_the_subcommand(tmp_path, tiny_dataset):
     for job in ("0", "1"):
         assert (sweep / job / "checkpoints" / "last.ckpt").is_file(), job
         assert (sweep / job / "metrics.json").is_file(), job
+
+
+def test_the_cli_hands_exactly_the_hydra_commands_to_hydra():
+    from cropperhead import cli, commands
+
+    for name in cli.HYDRA_COMMANDS:
+        assert callable(getattr(commands, name)), name
+    with pytest.raises(ValueError, match="not a Hydra command"):
+        commands.run_hydra_command("scan", [])
