@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from cropperhead.data.manifest import (
 from cropperhead.data.transforms import CropAugment
 from cropperhead.geometry import Crop
 from cropperhead.geometry.aspect import aspect_class, habit
+from cropperhead.workers import cpu_cores
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +187,7 @@ class CropDataModule(pl.LightningDataModule):
         self.demo_photos = demo_photos
         self.image_size = image_size
         self.batch_size = batch_size
-        self.num_workers = (
-            min(max((os.cpu_count() or 1) - 1, 0), 8) if num_workers is None else num_workers
-        )
+        self.num_workers = min(max(cpu_cores() - 1, 0), 8) if num_workers is None else num_workers
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers
         self.val_fraction = val_fraction

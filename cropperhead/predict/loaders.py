@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from cropperhead import __version__
 from cropperhead.data.transforms import MEAN, STD
+from cropperhead.errors import one_line
 from cropperhead.predict.errors import ModelLoadError
 from cropperhead.predict.network import inference_net
 
@@ -361,7 +362,7 @@ def _load_checkpoint(path: Path, device: str) -> CropModel:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every failure means "cannot use this file"
-        text = " ".join(str(exc).split())
+        text = one_line(str(exc))
         if "Unsupported global" in text or "GLOBAL" in text:
             raise ModelLoadError(
                 f"{path} holds pickled objects other than weights; refusing to load it "
@@ -460,7 +461,7 @@ def _load_onnx(path: Path, device: str) -> CropModel:
     try:
         session = ort.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        text = " ".join(str(exc).split())[:200]
+        text = one_line(str(exc))[:200]
         raise ModelLoadError(f"{path} is not a usable ONNX model ({text})") from exc
     meta = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     info = info_from_metadata(path, "onnx", meta)
