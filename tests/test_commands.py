@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import assert_untouched, plant_user_files
 from tests.test_sweeps import TINY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -102,13 +103,16 @@ def _records(path: Path) -> list[dict]:
 
 def test_train_and_predict_from_any_folder_share_their_checkpoints(tmp_path, tiny_dataset):
     work = tmp_path / "elsewhere"
-    work.mkdir()
+    # The folder a user runs the commands in holds their own files, a logs/ folder of
+    # theirs included: the runs go beside them and touch none.
+    planted = plant_user_files(work) | plant_user_files(work / "logs", ["notes.txt"])
     _cropperhead(["train", f"data.root={tiny_dataset}", *TINY], work)
     # Outputs go under the current folder's logs/, as with python train.py.
     ckpt = _only("logs/train/runs/*/checkpoints/last.ckpt", work)
     photos = tiny_dataset / "images"
     _cropperhead(["predict", f"ckpt_path={ckpt}", f"input={photos}", "progress=false"], work)
     by_command = _records(_only("logs/predict/runs/*/predictions.jsonl", work))
+    assert_untouched(planted)
     assert len(by_command) == len(list(photos.glob("*.jpg")))
     # The checkout's predict.py reads the same checkpoint and suggests the same crops.
     script = tmp_path / "by_script.jsonl"
