@@ -4,7 +4,7 @@
                                       [--photos 340] [--test-photos 90] [--data-seed 0]
                                       [--train-args "trainer.max_epochs=40 model=resnet34"]
                                       [--predict-args "confidence=true"] [--tag NAME]
-                                      [--workers 2] [--force] [--quick]
+                                      [--workers 2] [--force] [--repredict] [--quick]
                                       [--keep-checkpoints last|all|none]
     python benchmarks/learning.py report --out DIR [--tag NAME] [--markdown] [--json]
     python benchmarks/learning.py generate --out DIR [--styles ...] [--photos ...]
@@ -29,7 +29,9 @@ the counts and ``--data-seed``, never on the training seed, and are cached under
 one, with the generator version). Each (style, seed) writes
 ``DIR/<style>/[<tag>/]seed_<S>/result.json`` (evaluate's JSON, wall and CPU seconds of
 each step, the commands) and is skipped when that exists, unless ``--force``: a full
-run (5 styles x 3 seeds) takes hours and can be resumed.
+run (5 styles x 3 seeds) takes hours and can be resumed. ``--repredict`` runs only
+predict and evaluate again on each result's kept ``last.ckpt`` (with this code and
+``--predict-args``), for changes that touch prediction alone.
 
 ``report`` prints, per style, the model, the usual crop and no crop: IoU, BDE, angle MAE,
 aspect accuracy, crop/leave accuracy and the confidence's rank correlation with IoU,
@@ -366,23 +368,10 @@ def _fractions(train_args: Sequence[str]) -> list[str]:
     return found
 
 
-def run_one(
-    lib: Library,
-    seed: int,
-    folder: Path,
-    train_args: Sequence[str],
-    predict_args: Sequence[str],
-    meta: dict[str, Any],
-    keep: str = "last",
-) -> dict[str, Any]:
-    """Train on the style's library, predict its test library, evaluate; write result.json.
-
-    Returns:
-        The result record.
-    """
-    if folder.exists():
-        shutil.rmtree(folder)  # our own run folder: a half-finished or forced run
-    folder.mkdir(parents=True)
+def _commands(
+    lib: Library, seed: int, folder: Path, train_args: Sequence[str], predict_args: Sequence[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """The train, predict and evaluate command lines of one (style, seed)."""
     ckpt = folder / "checkpoints" / "last.ckpt"
     predictions = folder / "test_predictions.jsonl"
     train = [
@@ -420,15 +409,55 @@ def run_one(
         str(seed),
         *_fractions(train_args),
     ]
+    return train, predict, evaluate
+
+
+def _predict_and_score(
+    predict: list[str], evaluate: list[str], folder: Path
+) -> tuple[Step, Step, dict[str, Any]]:
+    if not (folder / "checkpoints" / "last.ckpt").is_file():
+        raise BenchmarkError(f"no {folder / 'checkpoints' / 'last.ckpt'}")
+    t_predict = run_step("predict", predict, folder / "predict.log")
+    t_eval = run_step("evaluate", evaluate, folder / "evaluate.log", capture=True)
+    return t_predict, t_eval, json.loads(t_eval.stdout)
+
+
+def _write_result(folder: Path, result: dict[str, Any], label: str) -> None:
+    tmp = folder / (RESULT_NAME + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp, folder / RESULT_NAME)
+    model, usual = result["evaluation"]["model"], result["evaluation"]["baselines"]["usual_crop"]
+    say(
+        f"{label}: IoU {_num(model['iou_mean'], '.3f')} (usual crop "
+        f"{_num(usual['iou_mean'], '.3f')}), angle MAE {_num(model['angle_mae_deg'], '.2f')} deg"
+    )
+
+
+def run_one(
+    lib: Library,
+    seed: int,
+    folder: Path,
+    train_args: Sequence[str],
+    predict_args: Sequence[str],
+    meta: dict[str, Any],
+    keep: str = "last",
+) -> dict[str, Any]:
+    """Train on the style's library, predict its test library, evaluate; write result.json.
+
+    Returns:
+        The result record.
+    """
+    if folder.exists():
+        shutil.rmtree(folder)  # our own run folder: a half-finished or forced run
+    folder.mkdir(parents=True)
+    train, predict, evaluate = _commands(lib, seed, folder, train_args, predict_args)
     label = f"{lib.style} seed {seed}"
     say(f"{label}: train ...")
     t_train = run_step("train", train, folder / "train.log")
     say(f"{label}: trained in {t_train.wall_s / 60:.1f} min (CPU {t_train.cpu_s / 60:.1f} min)")
-    if not ckpt.is_file():
-        raise BenchmarkError(f"train wrote no {ckpt}")
-    t_predict = run_step("predict", predict, folder / "predict.log")
-    t_eval = run_step("evaluate", evaluate, folder / "evaluate.log", capture=True)
-    evaluation = json.loads(t_eval.stdout)
+    if not (folder / "checkpoints" / "last.ckpt").is_file():
+        raise BenchmarkError(f"train wrote no {folder / 'checkpoints' / 'last.ckpt'}")
+    t_predict, t_eval, evaluation = _predict_and_score(predict, evaluate, folder)
     result = {
         "result_version": RESULT_VERSION,
         **meta,
@@ -443,14 +472,39 @@ def run_one(
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     result["checkpoints_kept"] = prune_checkpoints(folder / "checkpoints", keep)
-    tmp = folder / (RESULT_NAME + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, folder / RESULT_NAME)
-    model, usual = evaluation["model"], evaluation["baselines"]["usual_crop"]
-    say(
-        f"{label}: IoU {_num(model['iou_mean'], '.3f')} (usual crop "
-        f"{_num(usual['iou_mean'], '.3f')}), angle MAE {_num(model['angle_mae_deg'], '.2f')} deg"
+    _write_result(folder, result, label)
+    return result
+
+
+def repredict_one(
+    lib: Library, seed: int, folder: Path, predict_args: Sequence[str], meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Predict and evaluate again with the kept ``last.ckpt`` (``run --repredict``).
+
+    For a change that only touches prediction (its options or its code): the training,
+    its timings and its commit stay as they were; ``predict_git`` records this commit.
+    """
+    result = json.loads((folder / RESULT_NAME).read_text())
+    if result.get("result_version") != RESULT_VERSION:
+        raise BenchmarkError(f"{folder / RESULT_NAME} is of another version; run it again")
+    if list(result.get("train_args", [])) != list(meta["train_args"]):
+        raise BenchmarkError(
+            f"it was trained with {result.get('train_args')}, not {meta['train_args']}"
+        )
+    _, predict, evaluate = _commands(lib, seed, folder, result["train_args"], predict_args)
+    label = f"{lib.style} seed {seed}"
+    say(f"{label}: predict again ...")
+    t_predict, t_eval, evaluation = _predict_and_score(predict, evaluate, folder)
+    result.update(
+        predict_args=list(predict_args),
+        predict=t_predict.to_dict(),
+        evaluate_step=t_eval.to_dict(),
+        evaluation=evaluation,
+        predict_git=meta["git"],
+        repredicted=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
+    result["commands"] = [result["commands"][0], shlex.join(predict), shlex.join(evaluate)]
+    _write_result(folder, result, label)
     return result
 
 
@@ -534,11 +588,20 @@ def command_run(args: argparse.Namespace) -> int:
             continue
         for seed in seeds:
             folder = run_dir(out, style, seed, tag)
-            if (folder / RESULT_NAME).is_file() and not args.force:
+            done = (folder / RESULT_NAME).is_file()
+            if args.repredict and not done:
+                say(f"{style} seed {seed}: no result to predict again, skipped")
+                continue
+            if done and not (args.force or args.repredict):
                 say(f"{style} seed {seed}: done before ({folder / RESULT_NAME}), skipped")
                 continue
             try:
-                run_one(lib, seed, folder, train_args, predict_args, meta, args.keep_checkpoints)
+                if args.repredict:
+                    repredict_one(lib, seed, folder, predict_args, meta)
+                else:
+                    run_one(
+                        lib, seed, folder, train_args, predict_args, meta, args.keep_checkpoints
+                    )
             except BenchmarkError as exc:
                 say(f"{style} seed {seed}: {exc}")
                 failed.append(f"{style} seed {seed}")
@@ -869,6 +932,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="rerun (style, seed)s that have a result")
     run.add_argument(
+        "--repredict",
+        action="store_true",
+        help="only predict and evaluate again, with the kept last.ckpt of each result",
+    )
+    run.add_argument(
         "--keep-checkpoints",
         choices=("all", "last", "none"),
         default="last",
@@ -895,6 +963,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse_seeds(args.seeds)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    if getattr(args, "repredict", False) and args.force:
+        parser.error("--repredict keeps each training; --force trains again: choose one")
     return args.func(args)
 
 

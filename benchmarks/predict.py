@@ -17,8 +17,9 @@ checkpoint and exports it to ONNX. Then, in the same run and on the same files, 
   worker processes, without a model: the best the predict path could do;
 - ``predict (torch)`` / ``predict (onnx)``: :class:`cropperhead.predict.Predictor` end to
   end (workers decode and letterbox, the main process normalises and runs the model),
-  with the mirror-agreement confidence (two forward passes; the default on a GPU) and
-  without (the default on the CPU); and, without confidence, with the previous CPU
+  with the mirror-agreement confidence and the mirror average (two forward passes; what
+  ``predict.py`` does by default, ``mirror_average=true``) and with one forward pass
+  (``confidence=false mirror_average=false``); and, with one pass, with the previous CPU
   settings (batches of 16, and all of torch's intra-op threads while the workers decode)
   for a same-run comparison (rows marked ``before``);
 - ``smartcrop``: the ``smartcrop`` package (0.5) as its README uses it: ``Image.open``
@@ -196,6 +197,8 @@ def main() -> None:
                     num_workers=workers,
                     confidence=confidence,
                     decode_size=DECODE_SIZE,
+                    # One forward pass or two: the mirror average rides on the second.
+                    mirror_average=confidence,
                 )
                 label = f"predict ({name}, {'with' if confidence else 'no'} confidence)"
                 rows[label] = lambda p=predictor: predict(p, paths)
@@ -208,6 +211,7 @@ def main() -> None:
                     confidence=False,
                     decode_size=DECODE_SIZE,
                     threads=torch.get_num_threads(),
+                    mirror_average=False,
                 )
                 label = f"predict ({name}, no confidence, batch 16, all threads: before)"
                 rows[label] = lambda p=before: predict(p, paths)

@@ -64,6 +64,39 @@ def frame_to_crop(frames: Tensor, width: Tensor | float, height: Tensor | float)
     )
 
 
+def mean_crops(a: Tensor, b: Tensor, width: Tensor | float, height: Tensor | float) -> Tensor:
+    """The crop halfway between two valid crops, itself inside the photo.
+
+    Centres, angles and the logs of the half sizes are averaged (so two crops of the
+    same aspect give that aspect). Where crops turned by different angles average to one
+    that would leave the photo, it is shrunk about its centre until its bounding box
+    fits, and its centre moved in until all four corners lie inside: the test-time
+    mirror average of :mod:`cropperhead.predict.predictor` relies on this.
+
+    Args:
+        a: ``[N, 5]`` display-frame crops, inside the photo.
+        b: ``[N, 5]`` the same.
+        width: ``[N]`` or scalar frame width.
+        height: ``[N]`` or scalar frame height.
+
+    Returns:
+        ``[N, 5]`` crops inside the photo.
+    """
+    w, h = _as_batch(width, a), _as_batch(height, a)
+    fa, fb = crop_to_frame(a, w, h), crop_to_frame(b, w, h)
+    cx, cy, theta = [(fa[:, i] + fb[:, i]) / 2 for i in (0, 1, 4)]
+    p = torch.sqrt(fa[:, 2].clamp_min(_EPS) * fb[:, 2].clamp_min(_EPS))
+    q = torch.sqrt(fa[:, 3].clamp_min(_EPS) * fb[:, 3].clamp_min(_EPS))
+    cos, sin = torch.cos(theta), torch.sin(theta).abs()
+    ex, ey = p * cos + q * sin, p * sin + q * cos
+    shrink = torch.minimum(w / 2 / ex, h / 2 / ey).clamp(max=1.0) * (1 - 1e-9)
+    p, q, ex, ey = p * shrink, q * shrink, ex * shrink, ey * shrink
+    cx = torch.minimum(torch.maximum(cx, ex), w - ex)
+    cy = torch.minimum(torch.maximum(cy, ey), h - ey)
+    out = frame_to_crop(torch.stack([cx, cy, p, q, theta], -1), w, h)
+    return torch.cat([out[:, :4].clamp(0, 1), out[:, 4:]], -1)
+
+
 def crop_to_corners(
     crops: Tensor, width: Tensor | float = 1.0, height: Tensor | float = 1.0
 ) -> Tensor:

@@ -287,6 +287,21 @@ class OrientationHistogram(nn.Module):
         return torch.cat(parts, 1)
 
 
+def attention_pool(scores: Tensor, values: Tensor, inside: Tensor) -> Tensor:
+    """Each map's softmax-weighted mean of the values, over the places inside the photo.
+
+    Args:
+        scores: ``[B, K, N]`` K maps' scores of the N places.
+        values: ``[B, C, N]`` the features at each place.
+        inside: ``[B, N]`` bool, the places on the photo (the letterbox padding is not).
+
+    Returns:
+        ``[B, K, C]``.
+    """
+    scores = torch.where(inside.unsqueeze(1), scores, torch.full_like(scores, -1e4))
+    return torch.einsum("bkn,bcn->bkc", torch.softmax(scores, -1), values)
+
+
 class CentreHead(nn.Module):
     """Backbone feature maps -> valid crops, placed by a heatmap of the crop's centre.
 
@@ -312,6 +327,11 @@ class CentreHead(nn.Module):
         n_aspect_classes: outputs of the aspect-class logits.
         orientation_bins: bins of an :class:`OrientationHistogram` of the input picture
             read beside the features (0: none).
+        attention_heads: learnt attention maps over the pyramid, each pooling the
+            features of the places it scores highest (0: none). The crop's centre is
+            often not where the subject is (a subject on a thirds point lies a sixth of
+            the crop away from it), so the features at the centre say little about how
+            big the subject is; these let the size be read where the subject is.
     """
 
     def __init__(
@@ -324,6 +344,7 @@ class CentreHead(nn.Module):
         grid: int = 4,
         n_aspect_classes: int = 1,
         orientation_bins: int = 0,
+        attention_heads: int = 0,
     ):
         super().__init__()
         c8, c16, c32 = (int(c) for c in in_channels)
@@ -339,6 +360,8 @@ class CentreHead(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.heat = nn.Conv2d(width, 1, 1)
+        self.attention_heads = int(attention_heads)
+        self.attend = nn.Conv2d(width, self.attention_heads, 1) if self.attention_heads else None
         self.context = nn.Sequential(
             nn.Conv2d(c32, 32, 1, bias=False),
             nn.BatchNorm2d(32),
@@ -349,6 +372,9 @@ class CentreHead(nn.Module):
         self.orientation = OrientationHistogram(orientation_bins) if orientation_bins else None
         extra = self.orientation.features if self.orientation is not None else 0
         features = width + 32 * grid * grid + 1 + extra
+        if self.attend is not None:
+            # The pooled features of each map, and where the crop's centre lies.
+            features += self.attention_heads * width + 2
         self.mlp = nn.Sequential(
             nn.Linear(features, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 3)
         )
@@ -366,6 +392,10 @@ class CentreHead(nn.Module):
             last.bias.copy_(torch.tensor([0.0, 0.0, 1.5]))
         nn.init.zeros_(self.heat.weight)
         nn.init.zeros_(self.heat.bias)
+        if self.attend is not None:
+            # Uniform at first: each map starts as the mean over the photo.
+            nn.init.zeros_(self.attend.weight)
+            nn.init.zeros_(self.attend.bias)
 
     def forward(
         self, features: tuple[Tensor, ...], aspect: Tensor, images: Tensor | None = None
@@ -399,6 +429,9 @@ class CentreHead(nn.Module):
         local = torch.einsum("bn,bcn->bc", weights, pyramid.flatten(2))  # [B, C]
         log_aspect = torch.log(aspect.to(pyramid)).unsqueeze(1)
         parts = [local, self.context(c32).float(), log_aspect]
+        if self.attend is not None:
+            pooled = attention_pool(self.attend(pyramid).flatten(2), pyramid.flatten(2), inside)
+            parts += [pooled.flatten(1), centre]
         if self.orientation is not None:
             if images is None:
                 raise ValueError("this head reads the picture's orientation: pass images")

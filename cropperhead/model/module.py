@@ -83,6 +83,8 @@ class CropRegressor(pl.LightningModule):
         head_width: channels of the centre head's feature pyramid.
         orientation_bins: bins of the centre head's histogram of how the picture's lines
             lean (model/heads.py ``OrientationHistogram``; 0: none).
+        attention_heads: learnt attention maps of the centre head that pool features
+            from wherever they help (the subject, the horizon; 0: none).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class CropRegressor(pl.LightningModule):
         head: str = "grid",
         head_width: int = 64,
         orientation_bins: int = 0,
+        attention_heads: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -114,6 +117,7 @@ class CropRegressor(pl.LightningModule):
                 dropout=dropout,
                 n_aspect_classes=len(ASPECT_CLASSES),
                 orientation_bins=orientation_bins,
+                attention_heads=attention_heads,
             )
         elif head == "grid":
             self.head = CropHead(channels, max_angle=max_angle, hidden=head_hidden, dropout=dropout)

@@ -3,7 +3,8 @@
     python predict.py ckpt_path=CKPT input=PATH [output=PRED.jsonl] [format=jsonl|csv]
         [write_xmp=true] [xmp_target=auto|stem|name|both] [overwrite=false] [dry_run=false]
         [aspect=free|original|3:2|2:3|4:5|5:4|1:1|16:9|W:H] [device=auto] [batch_size=N]
-        [num_workers=N] [confidence=auto|true|false] [report=false]
+        [num_workers=N] [confidence=auto|true|false] [mirror_average=true|false|auto]
+        [report=false]
 
 ``input_list=FILE.json`` (a JSON array of photo paths) adds photos without a command
 line (the Lightroom plug-in's way); ``orientations=FILE.json`` (``{"/abs/photo": 1..8}``)
@@ -85,6 +86,7 @@ class PredictConfig:
     aspect: Any = "auto"
     crop_threshold: Any = DEFAULT_CROP_THRESHOLD
     confidence: Any = "auto"
+    mirror_average: Any = True
     write_xmp: Any = False
     xmp_target: Any = "auto"
     overwrite: Any = False
@@ -276,6 +278,7 @@ class PredictOptions:
     num_workers: int | None = _option(None, parse_whole)
     decode_size: int = _option(DEFAULT_DECODE_SIZE, parse_count)
     confidence: bool | None = _option(None, parse_tristate)
+    mirror_average: bool | None = _option(True, parse_tristate)
     progress: bool = _option(True, parse_flag)
     report: bool = _option(False, parse_flag)
     report_path: Path | None = _option(None, _path_or_none)

@@ -52,7 +52,7 @@ from torch.utils.data import DataLoader, Dataset
 from cropperhead.data.gpu import hflip_crops, normalize_uint8
 from cropperhead.data.transforms import MEAN, STD, letterbox
 from cropperhead.geometry import Crop
-from cropperhead.geometry.boxes import rotated_iou
+from cropperhead.geometry.boxes import mean_crops, rotated_iou
 from cropperhead.imaging import DisplayImage
 from cropperhead.metadata.types import INVALID_CROP, UNREADABLE, SkipError
 from cropperhead.predict.loaders import CropModel
@@ -275,6 +275,9 @@ class Predictor:
             this process).
         confidence: also run the mirrored photos and report the agreement; None: only
             when the model runs on a GPU (CUDA, MPS).
+        mirror_average: suggest the crop halfway between the photo's and the mirrored
+            photo's (mapped back), test-time augmentation; None: only when the mirrored
+            pass runs anyway (``confidence``).
         decode_size: long side the photos are decoded at before letterboxing.
         threads: most CPU threads the network uses while the workers still decode (the
             last batch, decoded alone, gets the model's own count). None:
@@ -289,6 +292,7 @@ class Predictor:
         confidence: bool | None = None,
         decode_size: int = DEFAULT_DECODE_SIZE,
         threads: int | None = None,
+        mirror_average: bool | None = True,
     ) -> None:
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
@@ -312,6 +316,7 @@ class Predictor:
         if confidence is None:
             confidence = on_gpu(model)
         self.confidence = bool(confidence)
+        self.mirror_average = self.confidence if mirror_average is None else bool(mirror_average)
         self.decode_size = decode_size
         self.threads = threads
         info = model.info
@@ -344,15 +349,23 @@ class Predictor:
         """
         images = self.normalize(canvases)
         n = images.shape[0]
-        if not self.confidence:
+        if not (self.confidence or self.mirror_average):
             return self.model(images, aspect).double(), None
         both = self.model(torch.cat([images, images.flip(-1)]), torch.cat([aspect, aspect]))
-        outputs, mirrored = both[:n].double(), both[n:, :5].double()
+        outputs, mirrored = both[:n].double(), both[n:].double()
         crops = outputs[:, :5]
         aspect64 = aspect.double()
-        back = hflip_crops(mirrored, aspect64)
-        agreement = rotated_iou(crops, back, aspect64, torch.ones_like(aspect64))
-        return outputs, agreement.clamp(0, 1)
+        ones = torch.ones_like(aspect64)
+        back = hflip_crops(mirrored[:, :5], aspect64)
+        agreement = rotated_iou(crops, back, aspect64, ones).clamp(0, 1)
+        if self.mirror_average:
+            # The extras (aspect class probabilities, p_crop, quality) do not change
+            # under a mirror, so they average as they are.
+            outputs = torch.cat(
+                [mean_crops(crops, back, aspect64, ones), (outputs[:, 5:] + mirrored[:, 5:]) / 2],
+                1,
+            )
+        return outputs, agreement if self.confidence else None
 
     def workers(self, n_photos: int) -> int:
         """Decoding processes for ``n_photos`` photos."""

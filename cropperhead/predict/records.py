@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from cropperhead import files
 from cropperhead.data.manifest import corners_record, crop_record
-from cropperhead.geometry import Crop, crop_to_corners
+from cropperhead.geometry import Crop, crop_output_size_px, crop_to_corners
 from cropperhead.predict.aspect import parse_aspect
 from cropperhead.predict.lightroom import lightroom_values
 from cropperhead.predict.options import DEFAULT_CROP_THRESHOLD
@@ -71,7 +71,7 @@ def prediction_record(
         "orientation": pred.orientation,
         "lightroom": lightroom_values(crop, pred.width, pred.height, pred.orientation),
     }
-    confidence = pred.quality if pred.quality is not None else pred.confidence
+    confidence = suggestion_confidence(pred, crop_threshold)
     if confidence is not None:
         record["confidence"] = round(float(confidence), 6)
     if pred.quality is not None and pred.confidence is not None:
@@ -91,6 +91,35 @@ def prediction_record(
             **({"detail": writeback.detail} if writeback.detail else {}),
         }
     return record
+
+
+def suggestion_confidence(pred: Prediction, crop_threshold: float) -> float | None:
+    """How right the suggestion the record makes is likely to be: its expected IoU.
+
+    The quality head estimates the IoU of the model's crop, learnt on the photos the
+    photographer cropped. Where the model also learns whether they crop at all, what a
+    record suggests is the crop or, under ``crop_threshold``, the full frame; so the
+    confidence weighs both outcomes by ``p_crop``. The full frame and a crop overlap by
+    the crop's share of the photo, which stands in for the photographer's crop when the
+    suggestion is to leave the photo (a photo left alone that should have been cropped
+    scores what the full frame shares with that crop). Without ``p_crop`` (or with
+    ``p_crop`` 1) it is the quality score; without a quality head, the mirror agreement.
+    """
+    if pred.quality is None:
+        return pred.confidence
+    if pred.p_crop is None:
+        return pred.quality
+    p = min(max(float(pred.p_crop), 0.0), 1.0)
+    share = crop_area_share(pred.crop, pred.width, pred.height)
+    if p < crop_threshold:
+        return p * share + (1 - p)
+    return p * float(pred.quality) + (1 - p) * share
+
+
+def crop_area_share(crop: Crop, width: float, height: float) -> float:
+    """The crop's area over the photo's: its IoU with the full frame (it lies inside)."""
+    out_w, out_h = crop_output_size_px(crop, width, height)
+    return min(max(out_w * out_h / (float(width) * float(height)), 0.0), 1.0)
 
 
 def flat_record(record: dict[str, Any]) -> dict[str, Any]:

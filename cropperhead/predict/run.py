@@ -202,6 +202,7 @@ def _predictor(options: PredictOptions) -> Predictor:
         num_workers=options.num_workers,
         confidence=options.confidence,
         decode_size=options.decode_size,
+        mirror_average=options.mirror_average,
     )
 
 

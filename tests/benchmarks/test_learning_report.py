@@ -142,3 +142,47 @@ def test_checkpoints_kept(learning, tmp_path, keep, left):
     for name in ("last.ckpt", "epoch_000.ckpt"):
         (tmp_path / name).write_bytes(b"x")
     assert learning.prune_checkpoints(tmp_path, keep) == left
+
+
+def test_repredict_keeps_the_training_and_replaces_the_scores(learning, tmp_path, monkeypatch):
+    lib = learning.Library(tmp_path / "libraries" / "thirds-p340-t90-d0", "thirds")
+    folder = tmp_path / "thirds" / "seed_1"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    old = {
+        "result_version": learning.RESULT_VERSION,
+        "train_args": ["model=resnet34"],
+        "train": {"wall_s": 300.0, "cpu_s": 600.0},
+        "commands": ["python train.py ...", "python predict.py old", "cropperhead evaluate old"],
+        "evaluation": {"model": _scores(0.5), "baselines": {"usual_crop": _scores(0.4)}},
+        "git": "aaaa",
+    }
+    (folder / "result.json").write_text(json.dumps(old))
+    ran = []
+
+    def fake_step(name, argv, log, capture=False):
+        ran.append((name, argv))
+        evaluation = {"model": _scores(0.7), "baselines": {"usual_crop": _scores(0.4)}}
+        return learning.Step(name, argv, wall_s=1.0, stdout=json.dumps(evaluation))
+
+    monkeypatch.setattr(learning, "run_step", fake_step)
+    meta = {"train_args": ["model=resnet34"], "git": "bbbb"}
+    result = learning.repredict_one(lib, 1, folder, ["mirror_average=false"], meta)
+    assert [name for name, _ in ran] == ["predict", "evaluate"]
+    assert "mirror_average=false" in ran[0][1]
+    assert "--split-seed" in ran[1][1]
+    written = json.loads((folder / "result.json").read_text())
+    assert written == result
+    assert written["train"] == old["train"]
+    assert written["git"] == "aaaa"
+    assert written["predict_git"] == "bbbb"
+    assert written["commands"][0] == old["commands"][0]
+    assert written["evaluation"]["model"]["iou_mean"] == 0.7
+    assert written["predict_args"] == ["mirror_average=false"]
+    # Another training recipe, or no checkpoint: refused, the result left as it is.
+    with pytest.raises(learning.BenchmarkError, match="trained with"):
+        learning.repredict_one(lib, 1, folder, [], {"train_args": [], "git": "cccc"})
+    (folder / "checkpoints" / "last.ckpt").unlink()
+    with pytest.raises(learning.BenchmarkError, match="last.ckpt"):
+        learning.repredict_one(lib, 1, folder, [], meta)
+    assert json.loads((folder / "result.json").read_text()) == written

@@ -7,7 +7,7 @@ from torchvision import ops
 
 from cropperhead.geometry import Crop, crop_to_corners, rotated_iou
 from cropperhead.geometry import boxes as B
-from cropperhead.geometry.crop import largest_crop
+from cropperhead.geometry.crop import crop_is_inside, largest_crop
 
 
 def _random_crops(rng: np.random.Generator, n: int, w: float, h: float, max_angle: float = 30):
@@ -126,3 +126,41 @@ def test_identical_turned_crops_score_one(kind):
     rng = np.random.default_rng(11)
     a = _random_crops(rng, 32, 3.0, 2.0)
     assert torch.allclose(B.crop_iou_family(a, a, 3.0, 2.0, kind), torch.ones(32, dtype=a.dtype))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mean_of_two_crops_lies_inside_and_between_them(seed):
+    rng = np.random.default_rng(100 + seed)
+    w, h = float(rng.integers(100, 900)), float(rng.integers(100, 900))
+    a, b = _random_crops(rng, 64, w, h), _random_crops(rng, 64, w, h)
+    got = B.mean_crops(a, b, w, h)
+    for row in got:
+        assert crop_is_inside(Crop(*row.tolist()), w, h, tol_px=1e-6)
+    # The angle is the mean; the size never exceeds the larger of the two.
+    assert torch.allclose(got[:, 4], (a[:, 4] + b[:, 4]) / 2, atol=1e-9)
+    area = B.crop_to_frame(got, w, h)[:, 2:4].prod(1)
+    larger = torch.maximum(*(B.crop_to_frame(c, w, h)[:, 2:4].prod(1) for c in (a, b)))
+    assert bool((area <= larger * (1 + 1e-9)).all())
+    # Order does not matter, and a crop averaged with itself is itself.
+    assert torch.allclose(got, B.mean_crops(b, a, w, h), atol=1e-9)
+    assert torch.allclose(B.mean_crops(a, a, w, h), a, atol=1e-7)
+
+
+def test_mean_of_two_level_crops_is_the_mean_box_of_the_same_aspect():
+    a = torch.tensor([[0.1, 0.2, 0.5, 0.6, 0.0]], dtype=torch.float64)
+    b = torch.tensor([[0.3, 0.2, 0.7, 0.6, 0.0]], dtype=torch.float64)
+    assert B.mean_crops(a, b, 3.0, 2.0)[0].tolist() == pytest.approx([0.2, 0.2, 0.6, 0.6, 0.0])
+    # The full frame and the largest crop turned by 20 deg: at 10 deg the mean size
+    # (half height sqrt(1 x 0.688) = 0.830) would leave the photo, so it shrinks to fit.
+    full = torch.tensor([[0.0, 0.0, 1.0, 1.0, 0.0]], dtype=torch.float64)
+    turned = torch.tensor(np.array([largest_crop(3.0, 2.0, 1.5, 20.0).as_array()]))
+    mean = B.mean_crops(full, turned, 3.0, 2.0)
+    assert mean[0, 4].item() == pytest.approx(10.0)
+    assert crop_is_inside(Crop(*mean[0].tolist()), 3.0, 2.0, tol_px=1e-9)
+    q = B.crop_to_frame(mean, 3.0, 2.0)[0, 3].item()
+    assert q == pytest.approx(largest_crop_half_height(3.0, 2.0, 1.5, 10.0), rel=1e-6)
+
+
+def largest_crop_half_height(w: float, h: float, aspect: float, angle: float) -> float:
+    crop = largest_crop(w, h, aspect, angle)
+    return float(B.crop_to_frame(torch.tensor(np.array([crop.as_array()])), w, h)[0, 3])

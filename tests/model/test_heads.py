@@ -130,20 +130,23 @@ def test_grid_cells_map_onto_the_letterboxed_photo(aspect):
     assert np.allclose(cells, expected, atol=1.5 / size)  # letterbox rounds to whole pixels
 
 
-def _centre_head(seed=0, scale=1.0):
+def _centre_head(seed=0, scale=1.0, attention_heads=0):
     from cropperhead.model.heads import CentreHead
 
     torch.manual_seed(seed)
-    head = CentreHead((16, 24, 32), width=8, hidden=16, n_aspect_classes=4).eval()
+    head = CentreHead(
+        (16, 24, 32), width=8, hidden=16, n_aspect_classes=4, attention_heads=attention_heads
+    ).eval()
     with torch.no_grad():
         for p in head.parameters():
             p.normal_(0, scale)
     return head
 
 
+@pytest.mark.parametrize("attention_heads", [0, 3])
 @pytest.mark.parametrize("scale", [0.5, 30.0, 1e3])
-def test_centre_head_crops_are_valid_whatever_its_weights(scale):
-    head = _centre_head(1, scale)
+def test_centre_head_crops_are_valid_whatever_its_weights(scale, attention_heads):
+    head = _centre_head(1, scale, attention_heads)
     gen = torch.Generator().manual_seed(2)
     n = 64
     feats = (
@@ -187,6 +190,33 @@ def test_centre_head_follows_its_heatmap():
     assert y0 < 0.4
     assert x1 < 0.4
     assert y1 > 0.6
+
+
+def test_attention_pools_where_each_map_looks_and_never_the_padding():
+    from cropperhead.model.heads import attention_pool
+
+    values = torch.arange(2 * 3 * 4, dtype=torch.float32).view(2, 3, 4)
+    inside = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    scores = torch.zeros(2, 2, 4)
+    scores[:, 0, 1] = 50.0  # map 0 looks at place 1
+    scores[:, 1, 3] = 50.0  # map 1 at place 3, which is padding in photo 0
+    pooled = attention_pool(scores, values, inside)
+    assert pooled.shape == (2, 2, 3)
+    assert torch.allclose(pooled[:, 0], values[:, :, 1], atol=1e-4)
+    assert torch.allclose(pooled[1, 1], values[1, :, 3], atol=1e-4)
+    # Padding never counts: in photo 0, map 1 falls back on the mean of the photo's places.
+    assert torch.allclose(pooled[0, 1], values[0, :, :3].mean(1), atol=1e-4)
+
+
+def test_attention_heads_widen_what_the_crop_is_read_from():
+    from cropperhead.model.heads import CentreHead
+
+    plain = CentreHead((16, 24, 32), width=8, hidden=16)
+    looking = CentreHead((16, 24, 32), width=8, hidden=16, attention_heads=2)
+    assert looking.mlp[0].in_features == plain.mlp[0].in_features + 2 * 8 + 2
+    # Zero-initialised maps: at first each is the mean over the photo.
+    assert not looking.attend.weight.any()
+    assert not looking.attend.bias.any()
 
 
 def test_inference_columns_mask_classes_and_decision():

@@ -6,6 +6,7 @@ from PIL import Image
 from cropperhead.data.dataset import CropDataset
 from cropperhead.data.manifest import Sample
 from cropperhead.geometry import Crop, crop_is_inside
+from cropperhead.geometry import boxes as B
 from cropperhead.metadata.types import UNREADABLE
 from cropperhead.predict.loaders import CropModel, ModelInfo, load_crop_model
 from cropperhead.predict.predictor import (
@@ -137,10 +138,40 @@ def test_confidence_is_one_for_mirror_consistent_predictions():
     _, conf = symmetric.predict_canvases(canvases, aspect)
     assert torch.allclose(conf, torch.ones(2, dtype=torch.float64), atol=1e-9)
     # Off to the left: its mirror image lies off to the right, so they overlap little.
-    lopsided = Predictor(_ConstantModel([0.0, 0.1, 0.5, 0.9, 3.0]), confidence=True)
+    lopsided = Predictor(
+        _ConstantModel([0.0, 0.1, 0.5, 0.9, 3.0]), confidence=True, mirror_average=False
+    )
     crops, conf = lopsided.predict_canvases(canvases, aspect)
     assert (conf < 0.2).all()
     assert torch.allclose(crops[0], torch.tensor([0.0, 0.1, 0.5, 0.9, 3.0], dtype=torch.float64))
+
+
+def test_mirror_average_suggests_the_crop_halfway_to_the_mirrored_photos():
+    canvases = torch.zeros(2, 32, 32, 3, dtype=torch.uint8)
+    aspect = torch.tensor([1.5, 0.8])
+    lopsided = _ConstantModel([0.0, 0.1, 0.5, 0.9, 3.0])
+    # Its mirror image, mapped back, lies off to the right turned the other way: halfway
+    # is a level crop centred across, as tall as both.
+    averaged = Predictor(lopsided)  # on by default, the mirror agreement off on a CPU
+    assert averaged.confidence is False
+    assert averaged.mirror_average is True
+    crops, conf = averaged.predict_canvases(canvases, aspect)
+    assert conf is None
+    frames = B.crop_to_frame(crops, aspect.double(), 1.0)
+    plain = B.crop_to_frame(torch.tensor([[0.0, 0.1, 0.5, 0.9, 3.0]] * 2).double(), aspect, 1.0)
+    assert torch.allclose(frames[:, 0], aspect.double() / 2, atol=1e-9)
+    assert torch.allclose(frames[:, 1:4], plain[:, 1:4], atol=1e-6)
+    assert torch.allclose(crops[:, 4], torch.zeros(2, dtype=torch.float64), atol=1e-9)
+    for crop, a in zip(crops, aspect.tolist(), strict=True):
+        assert crop_is_inside(Crop(*crop.tolist()), a, 1.0, tol_px=1e-9)
+    # None follows the mirrored pass: on with confidence, off without it.
+    assert Predictor(lopsided, confidence=True, mirror_average=None).mirror_average is True
+    assert Predictor(lopsided, confidence=False, mirror_average=None).mirror_average is False
+    single = Predictor(lopsided, mirror_average=False).predict_canvases(canvases, aspect)[0]
+    assert torch.allclose(single[0], torch.tensor([0.0, 0.1, 0.5, 0.9, 3.0]).double())
+    with_conf, agreement = Predictor(lopsided, confidence=True).predict_canvases(canvases, aspect)
+    assert torch.allclose(with_conf, crops)
+    assert (agreement < 0.2).all()
 
 
 def test_without_confidence_records_none(photo_dir, model):

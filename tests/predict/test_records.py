@@ -15,6 +15,7 @@ from cropperhead.predict.records import (
     flat_record,
     is_predictions_file,
     prediction_record,
+    suggestion_confidence,
 )
 
 #: A prediction whose crop grazes the frame (Crop allows 1e-6 of slack) and has extras.
@@ -52,7 +53,7 @@ def test_records_are_rounded_and_their_corners_clipped():
         "[[0.0, 0.123456789], [0.97553778, 0.059567407], [1.0, 0.9], [0.02446222, "
         '0.963889382]], "orientation": 6, "lightroom": {"CropLeft": 0.059567407, "CropTop": '
         '0.02446222, "CropRight": 0.963889382, "CropBottom": 0.97553778, "CropAngle": -2.5, '
-        '"orientation": "BC"}, "confidence": 0.75, "mirror_agreement": 0.5, "p_crop": 0.25, '
+        '"orientation": "BC"}, "confidence": 0.955359, "mirror_agreement": 0.5, "p_crop": 0.25, '
         '"leave_uncropped": true}'
     )
     locked = prediction_record(GRAZING, Crop(0.1, 0.2, 0.7, 0.9, 3.0), "3:2")
@@ -71,6 +72,35 @@ def test_records_are_rounded_and_their_corners_clipped():
         -5e-07,
         "3:2",
     )
+
+
+#: A level crop of half the photo's width and the full height: half its area.
+HALF = Crop(0.25, 0.0, 0.75, 1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("p_crop", "quality", "agreement", "threshold", "expected"),
+    [
+        (None, 0.6, 0.9, 0.5, 0.6),  # no decision learnt: the quality head
+        (1.0, 0.6, 0.9, 0.5, 0.6),  # certain to crop: the same
+        (0.8, 0.6, None, 0.5, 0.8 * 0.6 + 0.2 * 0.5),  # crop; else the full frame's IoU 0.5
+        (0.2, 0.6, None, 0.5, 0.2 * 0.5 + 0.8),  # leave: right with 0.8, else 0.5
+        (0.2, 0.6, None, 0.1, 0.2 * 0.6 + 0.8 * 0.5),  # under a lower threshold it crops
+        (None, None, 0.9, 0.5, 0.9),  # no quality head: the mirror agreement
+        (None, None, None, 0.5, None),
+    ],
+)
+def test_confidence_is_the_expected_iou_of_what_the_record_suggests(
+    p_crop, quality, agreement, threshold, expected
+):
+    pred = Prediction(
+        0, Path("/p.jpg"), 400, 300, 1, HALF, confidence=agreement, p_crop=p_crop, quality=quality
+    )
+    got = suggestion_confidence(pred, threshold)
+    assert got == expected if expected is None else got == pytest.approx(expected, abs=1e-12)
+    record = prediction_record(pred, HALF, crop_threshold=threshold)
+    assert record.get("confidence") == (None if expected is None else round(expected, 6))
+    assert ("leave_uncropped" in record) == (p_crop is not None and p_crop < threshold)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
