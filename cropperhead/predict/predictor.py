@@ -26,7 +26,11 @@ and compared with the prediction as the rotated IoU in display pixels. 1 means t
 suggests the same crop for the photo and its mirror image; low values flag photos where
 it is unsure. It costs a second forward pass: next to nothing on a GPU, but on a CPU the
 network dominates the time per photo (benchmarks/README.md), hence off there unless
-asked for. The crop itself is always the unmirrored prediction. The mirrored input is
+asked for. With ``mirror_average`` (the default) the same mirrored pass also averages
+the crop: the suggestion is the crop halfway between the prediction and the mirrored
+prediction mapped back (:func:`cropperhead.geometry.boxes.mean_crops`), and the agreement
+compares the two before averaging; without it the crop is the unmirrored prediction,
+and on a CPU the second pass runs only for ``confidence``. The mirrored input is
 the flipped letterbox canvas, so when the padding is odd the photo sits one canvas pixel
 off centre.
 """
