@@ -13,7 +13,9 @@ own), alternating the modes ``--repeat`` times:
   of ``configure_optimizers`` (constant learning rate), zero_grad/backward/step;
 - ``lightning``: ``trainer.fit`` on the same DataModule and model, with what train.py
   adds to every step (CSV logger every 5 steps, progress bar, learning-rate monitor),
-  validation off.
+  validation off, in fp32 (``precision="32-true"``);
+- ``lightning-bf16``: the same with ``precision="bf16-mixed"`` (autocast to bf16 on the
+  CPU), what train.py's CPU trainers use where the CPU has AMX (cropperhead/config.py).
 
 Images/s are timed from the start of step ``warmup`` to the start of step
 ``warmup + steps`` (each step's batch fetch included), the same window in both loops.
@@ -36,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-MODES = ("loader", "plain", "lightning")
+MODES = ("loader", "plain", "lightning", "lightning-bf16")
 
 
 def make_dataset(root: Path, photos: int, long_side: int = 256, seed: int = 0) -> Path:
@@ -146,7 +148,7 @@ def run_plain(args: argparse.Namespace) -> dict:
     return {"seconds": marks[args.warmup + args.steps] - marks[args.warmup]}
 
 
-def run_lightning(args: argparse.Namespace, workdir: Path) -> dict:
+def run_lightning(args: argparse.Namespace, workdir: Path, precision: str) -> dict:
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import LearningRateMonitor, TQDMProgressBar
     from pytorch_lightning.loggers import CSVLogger
@@ -161,6 +163,7 @@ def run_lightning(args: argparse.Namespace, workdir: Path) -> dict:
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=1,
+        precision=precision,
         max_steps=args.warmup + args.steps + 1,
         limit_val_batches=0,
         num_sanity_val_steps=0,
@@ -185,7 +188,8 @@ def _child(args: argparse.Namespace) -> None:
         elif args.mode == "plain":
             result = run_plain(args)
         else:
-            result = run_lightning(args, Path(tmp))
+            precision = "bf16-mixed" if args.mode == "lightning-bf16" else "32-true"
+            result = run_lightning(args, Path(tmp), precision)
     result["images_per_s"] = args.steps * args.batch_size / result["seconds"]
     result["peak_rss_mib"] = _peak_rss_mib()
     print("RESULT " + json.dumps(result), flush=True)
@@ -240,6 +244,7 @@ def main() -> None:
     overhead = med["plain"] / med["lightning"] - 1
     print(f"\nLightning overhead over the plain loop: {overhead * 100:+.1f}%")
     print(f"loader alone / training: {med['loader'] / med['plain']:.1f}x")
+    print(f"bf16 autocast / fp32 (Lightning): {med['lightning-bf16'] / med['lightning']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -72,3 +72,27 @@ def test_experiment_deltas_win_over_train_yaml():
     assert cfg.model.backbone == "resnet34"
     assert cfg.model.loss.name == "ciou"
     assert cfg.trainer.max_epochs == 40
+
+
+@pytest.mark.parametrize(("amx", "expected"), [(True, "bf16-mixed"), (False, "32-true")])
+def test_cpu_precision_is_bf16_only_where_the_cpu_has_amx(monkeypatch, amx, expected):
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert _compose().trainer.precision == expected
+    assert _compose("trainer=cpu").trainer.precision == expected
+    # Asked for explicitly, it is what the user said.
+    assert _compose("trainer.precision=32-true").trainer.precision == "32-true"
+
+
+def test_cpu_precision_without_the_feature_probe_is_full(monkeypatch):
+    import torch
+
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    assert cropperhead.config.cpu_precision() == "32-true"
+
+    def broken():
+        raise RuntimeError("no cpuinfo")
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", broken, raising=False)
+    assert cropperhead.config.cpu_precision() == "32-true"

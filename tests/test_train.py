@@ -38,6 +38,20 @@ def test_fast_dev_run_each_loss(cfg_train, loss):
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))
 
 
+@pytest.mark.parametrize("precision", ["bf16-mixed", "32-true"])
+def test_each_cpu_precision_trains_with_fp32_weights(cfg_train, precision):
+    # What trainer.precision resolves to by default depends on the CPU: run both here.
+    with open_dict(cfg_train):
+        cfg_train.trainer.fast_dev_run = True
+        cfg_train.trainer.precision = precision
+    metrics, objects = train(cfg_train)
+    assert objects["trainer"].precision == precision
+    assert 0 <= metrics["val/iou"] <= 1
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+    # Autocast computes in bf16; the weights, and so the checkpoints, stay fp32.
+    assert {p.dtype for p in objects["model"].parameters()} == {torch.float32}
+
+
 def test_one_epoch_writes_last_and_best_checkpoint_and_resumes(cfg_train, tmp_path):
     metrics, objects = train(cfg_train)
     ckpts = Path(cfg_train.paths.output_dir) / "checkpoints"

@@ -292,3 +292,51 @@ def test_blurred_histograms_find_a_faint_line_in_noise():
     assert float(centres[blurred.argmax()]) == pytest.approx(-5.0, abs=1.5)
     assert abs(float(centres[sharp.argmax()]) + 5.0) > 2.0  # the grain wins at full sharpness
     assert float(blurred.max()) > 2 * float(sharp.max())
+
+
+# -- mixed precision: the read-out stays in fp32 ------------------------------------------
+
+
+def test_orientation_histogram_is_the_same_under_bf16_autocast():
+    from cropperhead.data.transforms import MEAN, STD, letterbox
+    from cropperhead.model.heads import OrientationHistogram
+
+    picture = _lines_picture(2.5)
+    canvas, _ = letterbox(picture, 128)
+    x = torch.from_numpy(canvas).permute(2, 0, 1).float() / 255 - torch.tensor(MEAN).view(3, 1, 1)
+    x = (x / torch.tensor(STD).view(3, 1, 1)).unsqueeze(0)
+    aspect = torch.tensor([picture.shape[1] / picture.shape[0]])
+    module = OrientationHistogram(bins=31, span=15.0, scales=(0.0, 2 / 128))
+    plain = module(x, aspect)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = module(x, aspect)
+        # The Sobel convolution autocast would round: what the module must not do.
+        rounded = module._histogram(x[:, :1].bfloat16(), torch.ones(1, 128, 128, dtype=bool))
+    assert mixed.dtype == torch.float32
+    assert torch.equal(mixed, plain)
+    assert rounded.dtype == torch.bfloat16
+
+
+def test_centre_head_reads_out_in_fp32_under_bf16_autocast():
+    head = _centre_head(4, 0.3)
+    head.orientation = None
+    gen = torch.Generator().manual_seed(5)
+    n = 32
+    feats = (
+        torch.randn(n, 16, 16, 16, generator=gen),
+        torch.randn(n, 24, 8, 8, generator=gen),
+        torch.randn(n, 32, 4, 4, generator=gen),
+    )
+    aspect = torch.exp(torch.randn(n, generator=gen) * 0.7)
+    with torch.no_grad():
+        plain = head(feats, aspect)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            # The backbone hands bf16 maps over under autocast.
+            mixed = head(tuple(f.bfloat16() for f in feats), aspect)
+    for key, value in mixed.items():
+        assert value.dtype == torch.float32, key
+    _check_valid(mixed["crop"], aspect, 15.0)
+    # Only the pyramid's convolutions ran in bf16: the crops are close to fp32's (edges in
+    # fractions of the photo, the angle in degrees).
+    assert torch.allclose(mixed["crop"][:, :4], plain["crop"][:, :4], atol=0.005)
+    assert torch.allclose(mixed["crop"][:, 4], plain["crop"][:, 4], atol=0.2)
