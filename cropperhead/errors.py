@@ -41,6 +41,21 @@ def one_line(value: BaseException | str | bytes, *, with_type: bool = False) -> 
     return text
 
 
+def first_line(value: BaseException | str) -> str:
+    """The first line of a message; an exception without a message gives its class name.
+
+    For libraries whose first line says what failed and whose other lines are detail
+    (OmegaConf's ``full_key:`` lines, PyTorch's lists of mismatched tensors).
+    """
+    message: object = value
+    if isinstance(value, BaseException) and len(value.args) == 1:
+        message = value.args[0]  # a KeyError's str() is the repr of its message
+    text = str(message).strip()
+    if not text:
+        return type(value).__name__ if isinstance(value, BaseException) else ""
+    return text.splitlines()[0].strip()
+
+
 def print_error(message: BaseException | str, prog: str | None = None) -> int:
     """Print ``[PROG: ]error: MESSAGE`` on stderr in one line; returns :data:`USAGE_STATUS`.
 

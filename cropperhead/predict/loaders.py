@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from cropperhead import __version__
 from cropperhead.data.transforms import MEAN, STD
-from cropperhead.errors import one_line
+from cropperhead.errors import first_line, one_line
 from cropperhead.predict.errors import ModelLoadError
 from cropperhead.predict.network import inference_net
 
@@ -408,7 +408,7 @@ def _load_checkpoint(path: Path, device: str) -> CropModel:
                 path, map_location="cpu", weights_only=True, pretrained=False, compile=False
             )
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ModelLoadError(
             f"{path} comes from an incompatible CropperHead version: its weights do not fit "
             f"this version's model ({first[:200]})"

@@ -45,6 +45,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 import cropperhead.config  # noqa: F401  (registers the resolvers conf/ uses)
+from cropperhead.errors import first_line
 from cropperhead.predict.errors import PredictError
 
 logger = logging.getLogger(__name__)
@@ -368,8 +369,7 @@ class _Reader:
             hint = _REQUIRED.get(key, "give a value")
             raise PredictError(f"{key}= is required: {hint}") from exc
         except OmegaConfBaseException as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise PredictError(f"{key}: {first}") from exc
+            raise PredictError(f"{key}: {first_line(exc)}") from exc
 
     def given(self, key: str) -> Any:
         """The value of ``key``, or None when it is missing (``???``) or unreadable."""

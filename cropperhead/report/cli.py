@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from cropperhead.errors import print_error
+from cropperhead.errors import first_line, print_error
 
 logger = logging.getLogger(__name__)
 
@@ -248,8 +248,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return print_error(exc, prog="cropperhead evaluate")
     except ValueError as exc:
         logger.debug("evaluate failed", exc_info=True)
-        message = str(exc).splitlines()[0] if str(exc) else repr(exc)
-        return print_error(message, prog="cropperhead evaluate")
+        return print_error(first_line(exc), prog="cropperhead evaluate")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

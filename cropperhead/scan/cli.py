@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from cropperhead.errors import print_error
+from cropperhead.errors import first_line, print_error
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,6 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError) as exc:
         logger.debug("scan failed", exc_info=True)
         # The first line says what failed; the rest is in the debug log.
-        return _error(str(exc).splitlines()[0] if str(exc) else exc, 1)
+        return _error(first_line(exc), 1)
     print(summary.format())
     return 0
