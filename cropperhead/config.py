@@ -43,9 +43,9 @@ def cpu_precision() -> str:
     """``bf16-mixed`` on CPUs with AMX tile units (Intel Sapphire Rapids on), else ``32-true``.
 
     AMX multiplies bf16 matrices in hardware, and oneDNN runs convolutions on it, so
-    autocast to bf16 makes a training step about twice as fast there (benchmarks/README.md,
-    "Mixed precision on the CPU"). A CPU without AMX emulates bf16 or converts it on the
-    way, which is slower than fp32: it keeps full precision.
+    autocast to bf16 trains faster there (benchmarks/README.md, "Mixed precision on the
+    CPU"). Without AMX bf16 has no such path and may well be slower than fp32 (not
+    measured: no such CPU here), so full precision is kept.
     """
     import torch
 
