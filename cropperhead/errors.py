@@ -15,6 +15,19 @@ from typing import NoReturn
 USAGE_STATUS = 2
 
 
+def _message(value: BaseException | str | bytes) -> str:
+    """The text of a message, with a C library's bytes decoded.
+
+    An exception's own message, not its ``str()``: a KeyError's is the repr of it.
+    """
+    message: object = value
+    if isinstance(value, BaseException):
+        message = value.args[0] if len(value.args) == 1 else str(value)
+    if isinstance(message, bytes):  # rawpy passes LibRaw's C strings through
+        message = message.decode("utf-8", "replace")
+    return str(message)
+
+
 def one_line(value: BaseException | str | bytes, *, with_type: bool = False) -> str:
     """Any message (an exception, text, a C library's bytes) as one line of text.
 
@@ -27,12 +40,7 @@ def one_line(value: BaseException | str | bytes, *, with_type: bool = False) -> 
         The message with its whitespace (newlines included) collapsed to single spaces;
         an exception without a message gives its class name.
     """
-    message: object = value
-    if isinstance(value, BaseException):
-        message = value.args[0] if len(value.args) == 1 else str(value)
-    if isinstance(message, bytes):  # rawpy passes LibRaw's C strings through
-        message = message.decode("utf-8", "replace")
-    text = " ".join(str(message).split())
+    text = " ".join(_message(value).split())
     if isinstance(value, BaseException):
         if not text:
             return type(value).__name__
@@ -41,16 +49,13 @@ def one_line(value: BaseException | str | bytes, *, with_type: bool = False) -> 
     return text
 
 
-def first_line(value: BaseException | str) -> str:
+def first_line(value: BaseException | str | bytes) -> str:
     """The first line of a message; an exception without a message gives its class name.
 
     For libraries whose first line says what failed and whose other lines are detail
     (OmegaConf's ``full_key:`` lines, PyTorch's lists of mismatched tensors).
     """
-    message: object = value
-    if isinstance(value, BaseException) and len(value.args) == 1:
-        message = value.args[0]  # a KeyError's str() is the repr of its message
-    text = str(message).strip()
+    text = _message(value).strip()
     if not text:
         return type(value).__name__ if isinstance(value, BaseException) else ""
     return text.splitlines()[0].strip()

@@ -355,21 +355,28 @@ _HOSTILE = {
 }
 
 
-def _seconds_to_fail(small: str, large: str, rounds: int = 3) -> tuple[float, float]:
-    """The best of ``rounds`` times each text takes to fail, the two measured in turn.
+def _best_cpu_seconds(*calls, rounds: int) -> tuple[list[float], list]:
+    """The best of ``rounds`` CPU times of each call, and what each call returned last.
 
     CPU time of this process (the reader is pure Python, one thread), so time spent
     waiting for a core on a busy machine does not count; interleaved, so that what
-    still varies (caches, frequency) falls on both sizes, not on one.
+    still varies (caches, frequency) falls on every call, not on one.
     """
-    best = [math.inf, math.inf]
+    best, last = [math.inf] * len(calls), [None] * len(calls)
     for _ in range(rounds):
-        for i, text in enumerate((small, large)):
+        for i, call in enumerate(calls):
             start = time.process_time()
-            with pytest.raises(LuaSyntaxError):
-                loads(text)
+            last[i] = call()
             best[i] = min(best[i], time.process_time() - start)
-    return best[0], best[1]
+    return best, last
+
+
+def _fails(text: str):
+    def call() -> None:
+        with pytest.raises(LuaSyntaxError):
+            loads(text)
+
+    return call
 
 
 @pytest.mark.parametrize("name", list(_HOSTILE))
@@ -379,7 +386,7 @@ def test_hostile_input_fails_in_linear_time(name):
     A ratio in the same run, not a time limit: it holds on a loaded machine too.
     """
     build = _HOSTILE[name]
-    small, large = _seconds_to_fail(build(25_000), build(100_000))
+    (small, large), _ = _best_cpu_seconds(_fails(build(25_000)), _fails(build(100_000)), rounds=3)
     assert large < 10 * max(small, 1e-3), (small, large)
 
 
@@ -387,17 +394,10 @@ def test_large_valid_input_is_linear():
     def settings(n: int) -> str:
         return "s = {" + ",\n".join(f'K{i} = {{ {i}, {i}.5, "v{i}" }}' for i in range(n)) + "}"
 
-    def seconds(text: str) -> tuple[float, dict]:
-        # CPU time of this process: waiting for a core on a busy machine does not count.
-        best = math.inf
-        for _ in range(2):
-            start = time.process_time()
-            table = loads(text)
-            best = min(best, time.process_time() - start)
-        return best, table
-
-    small, _ = seconds(settings(5_000))
-    large, table = seconds(settings(20_000))
+    small_text, large_text = settings(5_000), settings(20_000)
+    (small, large), (_, table) = _best_cpu_seconds(
+        lambda: loads(small_text), lambda: loads(large_text), rounds=2
+    )
     # Four times the entries, about four times the time (a ratio, not a time limit).
     assert large < 10 * max(small, 1e-3), (small, large)
     assert table["K19999"] == [19999, 19999.5, "v19999"]

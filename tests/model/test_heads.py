@@ -247,16 +247,22 @@ def _lines_picture(tilt_deg, size=(96, 144)):
     return cv2.warpAffine(img, turn, (w, h), borderMode=cv2.BORDER_REFLECT_101)
 
 
-def _histogram(picture, scales=(0.0,)):
+def _network_input(picture, size=128):
+    """A photo as the network gets it: letterboxed, normalised, ``[1, 3, S, S]``, aspect."""
     from cropperhead.data.transforms import MEAN, STD, letterbox
-    from cropperhead.model.heads import OrientationHistogram
 
-    canvas, _ = letterbox(picture, 128)
+    canvas, _ = letterbox(picture, size)
     x = torch.from_numpy(canvas).permute(2, 0, 1).float() / 255 - torch.tensor(MEAN).view(3, 1, 1)
     x = x / torch.tensor(STD).view(3, 1, 1)
-    aspect = torch.tensor([picture.shape[1] / picture.shape[0]])
+    return x.unsqueeze(0), torch.tensor([picture.shape[1] / picture.shape[0]])
+
+
+def _histogram(picture, scales=(0.0,)):
+    from cropperhead.model.heads import OrientationHistogram
+
+    x, aspect = _network_input(picture)
     module = OrientationHistogram(bins=31, span=15.0, scales=scales)
-    return module(x.unsqueeze(0), aspect)[0], module.centres
+    return module(x, aspect)[0], module.centres
 
 
 @pytest.mark.parametrize("tilt", [-7.0, -2.0, 0.0, 3.0, 9.0])
@@ -298,14 +304,9 @@ def test_blurred_histograms_find_a_faint_line_in_noise():
 
 
 def test_orientation_histogram_is_the_same_under_bf16_autocast():
-    from cropperhead.data.transforms import MEAN, STD, letterbox
     from cropperhead.model.heads import OrientationHistogram
 
-    picture = _lines_picture(2.5)
-    canvas, _ = letterbox(picture, 128)
-    x = torch.from_numpy(canvas).permute(2, 0, 1).float() / 255 - torch.tensor(MEAN).view(3, 1, 1)
-    x = (x / torch.tensor(STD).view(3, 1, 1)).unsqueeze(0)
-    aspect = torch.tensor([picture.shape[1] / picture.shape[0]])
+    x, aspect = _network_input(_lines_picture(2.5))
     module = OrientationHistogram(bins=31, span=15.0, scales=(0.0, 2 / 128))
     plain = module(x, aspect)
     with torch.autocast("cpu", dtype=torch.bfloat16):
