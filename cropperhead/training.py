@@ -172,7 +172,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         if best_score is not None and checkpoint.monitor:
             # The best epoch's value, not the last one's: what a sweep should compare.
             metrics[f"{checkpoint.monitor}_best"] = float(best_score)
-        if cfg.get("test", False):
+        if cfg.get("test", False) and not holds_out_test(datamodule):
+            # data=library trains on what a test split would hold back; the verdict is
+            # then the validation split's, which training never learns from.
+            log.info("no test split (data.test_fraction=0): the final verdict is on validation")
+        elif cfg.get("test", False):
             best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
             if best is None and cfg.get("train", True):
                 log.warning("no best checkpoint was saved; testing the current weights")
@@ -189,6 +193,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
                 wandb.finish()
     write_run_summary(cfg.paths.output_dir, trainer, metrics)
     return metrics, objects
+
+
+def holds_out_test(datamodule: Any) -> bool:
+    """Whether the data module keeps a test split (a module without fractions: assume so)."""
+    fraction = getattr(datamodule, "test_fraction", None)
+    return fraction is None or float(fraction) > 0
 
 
 def summary_line(metrics: dict[str, float], stage: str = "val") -> str:

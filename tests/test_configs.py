@@ -32,6 +32,15 @@ def test_defaults_are_the_demo_on_the_cpu():
     assert cfg.optimized_metric == "val/iou"
 
 
+def test_library_split_is_the_one_evaluate_assumes():
+    # cropperhead evaluate --split val must score the photos a data=library run held out.
+    from cropperhead.report.baselines import LIBRARY_TEST_FRACTION, LIBRARY_VAL_FRACTION
+
+    cfg = _compose("data=library", "data.root=/photos/ds")
+    assert cfg.data.val_fraction == LIBRARY_VAL_FRACTION
+    assert cfg.data.test_fraction == LIBRARY_TEST_FRACTION == 0
+
+
 @pytest.mark.parametrize("loss", _options("loss"))
 def test_loss_option_lands_in_the_model(loss):
     cfg = _compose(f"loss={loss}")

@@ -1,5 +1,6 @@
 """train(cfg) end to end on tiny generated data (CPU)."""
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from torch.utils.data import DataLoader
 from cropperhead.data import CropDataset
 from cropperhead.geometry.boxes import crop_iou_family
 from cropperhead.model import CropRegressor
-from cropperhead.training import train
+from cropperhead.training import summary_line, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +27,20 @@ def test_fast_dev_run_each_model(cfg_train, backbone):
     assert "val/iou" in metrics
     assert "test/iou" in metrics
     assert 0 <= metrics["val/iou"] <= 1
+
+
+def test_without_a_test_split_the_verdict_is_on_validation(cfg_train, caplog):
+    # data=library's default: every photo not validated on trains; nothing is tested.
+    with open_dict(cfg_train):
+        cfg_train.trainer.fast_dev_run = True
+        cfg_train.data.test_fraction = 0.0
+    with caplog.at_level(logging.INFO, logger="cropperhead.training"):
+        metrics, objects = train(cfg_train)
+    assert objects["datamodule"].splits["test"] == []
+    assert not [k for k in metrics if k.startswith("test/")]
+    assert "no test split" in caplog.text
+    assert summary_line(metrics, "test") == ""
+    assert summary_line(metrics, "val").startswith("val IoU")
 
 
 @pytest.mark.parametrize("loss", ["l1", "smooth_l1", "iou", "giou", "diou", "ciou"])

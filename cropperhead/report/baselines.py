@@ -19,6 +19,12 @@ from typing import Any
 from cropperhead.data.manifest import Sample, usual_crop
 from cropperhead.geometry import Crop
 
+#: The split of ``data=library`` (cropperhead/conf/data/library.yaml), the one a
+#: training run on your own photos makes: 15% validation, no test split (those photos
+#: train). evaluate's defaults; tests/test_configs.py keeps the two in step.
+LIBRARY_VAL_FRACTION = 0.15
+LIBRARY_TEST_FRACTION = 0.0
+
 
 @dataclass(frozen=True)
 class Target:
@@ -69,8 +75,8 @@ def median_crop(targets: Sequence[Target]) -> Crop:
 def training_usual_crop(
     samples: Sequence[Sample],
     seed: int = 42,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
+    val_fraction: float = LIBRARY_VAL_FRACTION,
+    test_fraction: float = LIBRARY_TEST_FRACTION,
 ) -> tuple[Crop, int]:
     """The usual crop of a training library: the median over its training split.
 

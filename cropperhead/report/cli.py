@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from cropperhead.errors import first_line, print_error
+from cropperhead.report.baselines import LIBRARY_TEST_FRACTION, LIBRARY_VAL_FRACTION
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,11 @@ EVALUATE_EPILOG = """\
 examples:
   cropperhead evaluate --manifest DS/manifest.jsonl --predictions preds.jsonl
       the table: model vs baselines, matched and unmatched counts
-  cropperhead evaluate --manifest DS --predictions preds.jsonl --split test --split-seed 42
-      only the photos a training run with seed=42 held out for testing
+  cropperhead evaluate --manifest DS --predictions preds.jsonl --split val --split-seed 42
+      only the photos a data=library run with seed=42 validated on (it never trained on
+      them; that run holds no test photos back)
+  cropperhead evaluate --manifest DS --predictions preds.jsonl --split test --test-fraction 0.15
+      only the photos a run with data.test_fraction=0.15 (and seed 42) held out for testing
   cropperhead evaluate --manifest TEST_DS --predictions preds.jsonl --usual-crop-from DS \
       --split-seed 1
       photos the model never saw (a test library scanned into TEST_DS); the usual crop is
@@ -113,7 +117,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=("all", "train", "val", "test"),
         default="all",
         help="evaluate only the samples of this split, split as training does "
-        "(default: %(default)s). Example: --split test",
+        "(default: %(default)s). Example: --split val",
     )
     ev.add_argument(
         "--split-seed",
@@ -125,16 +129,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--val-fraction",
         type=float,
-        default=0.15,
+        default=LIBRARY_VAL_FRACTION,
         metavar="F",
-        help="the training run's data.val_fraction (default: %(default)s)",
+        help="the training run's data.val_fraction (default: %(default)s, data=library's)",
     )
     ev.add_argument(
         "--test-fraction",
         type=float,
-        default=0.15,
+        default=LIBRARY_TEST_FRACTION,
         metavar="F",
-        help="the training run's data.test_fraction (default: %(default)s)",
+        help="the training run's data.test_fraction (default: %(default)s, data=library's; "
+        "data=demo holds 0.15 back)",
     )
     ev.add_argument(
         "--usual-crop-from",

@@ -40,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from cropperhead.geometry import Crop
 from cropperhead.report import evaluate_output
-from cropperhead.report.baselines import Target, median_crop, target_from_row
+from cropperhead.report.baselines import (
+    LIBRARY_TEST_FRACTION,
+    LIBRARY_VAL_FRACTION,
+    Target,
+    median_crop,
+    target_from_row,
+)
 from cropperhead.report.predictions import (
     PredictionRecord,
     ReportError,
@@ -251,8 +257,8 @@ def evaluate_split(
     predictions: Predictions,
     split: str,
     seed: int = 42,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
+    val_fraction: float = LIBRARY_VAL_FRACTION,
+    test_fraction: float = LIBRARY_TEST_FRACTION,
     usual: Crop | None = None,
     usual_from: str = "",
     usual_samples: int = 0,
@@ -277,7 +283,7 @@ def evaluate_split(
         usual_samples: how many samples ``usual`` is the median of.
 
     Raises:
-        EvaluationError: no prediction matched a sample of the split.
+        EvaluationError: the split holds no sample, or no prediction matched one.
         ValueError: an unknown split or bad fractions.
     """
     if split not in SPLITS:
@@ -287,6 +293,17 @@ def evaluate_split(
     from cropperhead.data.datamodule import split_samples
 
     splits = split_samples(list(samples), seed, val_fraction, test_fraction)
+    if not splits[split] and samples:
+        hint = (
+            "data=library holds no test photos back (data.test_fraction=0): score --split "
+            "val, or pass --test-fraction as the run had it"
+            if split == "test" and test_fraction == 0
+            else "pass the training run's --val-fraction and --test-fraction"
+        )
+        raise EvaluationError(
+            f"split {split} is empty at val_fraction={val_fraction:g}, "
+            f"test_fraction={test_fraction:g} ({len(samples)} sample(s)): {hint}"
+        )
     targets = [target_from_row(s) for s in splits[split]]
     others = {source_key(s.source) for s in samples} - {source_key(t.source) for t in targets}
     if usual is None:

@@ -124,6 +124,35 @@ def test_split_matches_training_split(tmp_path):
         evaluate_split(samples, preds, "holdout")
 
 
+def test_default_split_is_data_librarys_and_an_empty_split_says_why(tmp_path, capsys):
+    from cropperhead.cli import main
+    from cropperhead.data.datamodule import split_samples
+
+    rows, preds = [], []
+    for i in range(40):
+        source = f"/lib/p{i:02d}.jpg"
+        rows.append(manifest_row(f"images/{i}.jpg", source, 300, 200, Crop(0.1, 0.1, 0.9, 0.9)))
+        preds.append(prediction_row(source, 300, 200, Crop(0.1, 0.1, 0.9, 0.9)))
+    write_jsonl(tmp_path / "manifest.jsonl", rows)
+    samples = read_manifest(tmp_path)
+    val = evaluate_split(samples, preds, "val", seed=5)
+    expected = split_samples(samples, 5, 0.15, 0.0)
+    assert {c.source for c in val.comparisons} == {s.source for s in expected["val"]}
+    assert val.usual_samples == len(expected["train"])
+    # data=library holds nothing back for testing: --split test says so, not "no match".
+    with pytest.raises(EvaluationError, match="test_fraction=0.*--split val"):
+        evaluate_split(samples, preds, "test", seed=5)
+    held = evaluate_split(samples, preds, "test", seed=5, test_fraction=0.15)
+    assert held.matched_samples == len(split_samples(samples, 5, 0.15, 0.15)["test"]) > 0
+    predictions = write_jsonl(tmp_path / "preds.jsonl", preds)
+    argv = ["evaluate", "--manifest", str(tmp_path), "--predictions", str(predictions)]
+    assert main([*argv, "--split", "test", "--split-seed", "5"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "split test is empty" in err
+    assert main([*argv, "--split", "test", "--split-seed", "5", "--test-fraction", "0.15"]) == 0
+
+
 def test_malformed_manifest_dict_is_a_value_error():
     with pytest.raises(ValueError, match="malformed manifest row"):
         evaluate([{"source": "/a.jpg"}], [])
@@ -172,7 +201,9 @@ def test_usual_crop_from_another_training_split(tmp_path):
     samples = load_samples(train)
     usual, count = training_usual_crop(samples, seed=3)
     assert usual == x
-    assert count == len(split_samples(samples, 3, 0.15, 0.15)["train"]) < 30
+    # By default, split as data=library splits: 15% validation, no test photos.
+    assert count == len(split_samples(samples, 3, 0.15, 0.0)["train"]) < 30
+    assert count > len(split_samples(samples, 3, 0.15, 0.15)["train"])
     result = evaluate(load_samples(test), read_predictions(predictions), usual, "DS", count)
     assert result.usual == x
     assert result.usual_crop.iou_mean == pytest.approx(1 / 3)  # half vs middle half
