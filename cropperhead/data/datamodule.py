@@ -131,7 +131,8 @@ class CropDataModule(pl.LightningDataModule):
         pin_memory: pin host memory (GPU training).
         persistent_workers: keep workers between epochs.
         val_fraction: share of source photos used for validation.
-        test_fraction: share of source photos used for the final test.
+        test_fraction: share of source photos used for the final test (0: none, and
+            train.py gives its verdict on validation).
         augment: training augmentation preset (see data/transforms.py).
         seed: split seed.
         cache: decode once into a memory-mapped uint8 cache in ``root`` (data/cache.py);
